@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh machine of this project's kind (Debian + rustup + node).
+# Installs only what is missing; prints what to install by hand when it cannot (non-root).
+# Called by `npm start`, `npm test` and `npm run bench` (through scripts/ensure.mjs).
+set -euo pipefail
+
+WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' "$(dirname "$0")/../Cargo.toml")"
+need_root_msg=()
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# 1. Rust target.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# 2. Debian browsers and chromedriver.
+apt_pkgs=()
+[ -x /usr/bin/chromium ] || apt_pkgs+=(chromium)
+[ -x /usr/bin/chromedriver ] || apt_pkgs+=(chromium-driver)
+[ -x /usr/lib/firefox-esr/firefox-esr ] || apt_pkgs+=(firefox-esr)
+if [ ${#apt_pkgs[@]} -gt 0 ]; then
+  if is_root; then
+    say "installing Debian packages: ${apt_pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${apt_pkgs[@]}" >/dev/null
+  else
+    need_root_msg+=("sudo apt-get install ${apt_pkgs[*]}")
+  fi
+fi
+
+# 3. Cargo-installed tools: wasm-bindgen-cli (exact version of the crate), geckodriver, wasm-pack.
+export PATH="$HOME/.cargo/bin:$PATH"
+if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  # Not --locked: its lockfile pins a webpki-roots version the registry here lacks (see shared design note).
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 2 minutes)"
+  cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+if ! command -v geckodriver >/dev/null; then
+  say "installing geckodriver (about 75 s)"
+  cargo install -q geckodriver --locked
+fi
+if ! command -v wasm-pack >/dev/null; then
+  say "installing wasm-pack"
+  cargo install -q wasm-pack --locked || cargo install -q wasm-pack
+fi
+
+# 4. npm dev-dependencies.
+cd "$(dirname "$0")/.."
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dev-dependencies"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+if [ ${#need_root_msg[@]} -gt 0 ]; then
+  say "missing system packages and not root; please run:"
+  for m in "${need_root_msg[@]}"; do say "  $m"; done
+  exit 1
+fi

@@ -1,0 +1,202 @@
+#!/usr/bin/env node
+// `npm test`: every test of the project, each step a child process with inherited output.
+// A failing step is recorded and the run continues; a summary table follows, then a line
+// `N passed, N failed`; the exit code is 1 when any step failed.
+//
+//   npm test                                   # everything
+//   npm test -- --only=native,wasm             # only some step groups (setup always runs)
+//
+// Step groups: native, wasm, wasm-pack, e2e (e2e builds www/pkg first; `build` alone just builds).
+// This file imports only node built-ins: on a fresh clone node_modules does not exist until setup ran.
+
+import { spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const GROUPS = ['native', 'wasm', 'wasm-pack', 'build', 'e2e'];
+const WEBDRIVER_JSON = path.join(ROOT, 'scripts', 'webdriver.json');
+const CHROMEDRIVER = '/usr/bin/chromedriver';
+
+// ---- arguments -------------------------------------------------------------------------------
+function parseOnly(argv) {
+  let only = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    let list;
+    if (a.startsWith('--only=')) list = a.slice('--only='.length);
+    else if (a === '--only') list = argv[++i] ?? '';
+    else if (a === '-h' || a === '--help') {
+      console.log(`usage: node scripts/test.mjs [--only=${GROUPS.join(',')}]`);
+      process.exit(0);
+    } else {
+      console.error(`test.mjs: unknown argument ${a}`);
+      process.exit(2);
+    }
+    only ??= new Set();
+    for (const g of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+      if (!GROUPS.includes(g)) {
+        console.error(`test.mjs: unknown step group "${g}" (known: ${GROUPS.join(', ')})`);
+        process.exit(2);
+      }
+      only.add(g);
+    }
+  }
+  if (only?.has('e2e')) only.add('build');
+  return only; // null = all
+}
+const only = parseOnly(process.argv.slice(2));
+const wanted = (group) => only === null || only.has(group);
+
+// ---- environment -----------------------------------------------------------------------------
+const cargoBin = path.join(process.env.CARGO_HOME ?? path.join(homedir(), '.cargo'), 'bin');
+const pathParts = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
+if (!pathParts.includes(cargoBin)) pathParts.unshift(cargoBin);
+process.env.PATH = pathParts.join(path.delimiter);
+
+function which(cmd) {
+  for (const dir of process.env.PATH.split(path.delimiter)) {
+    const p = path.join(dir, cmd);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {}
+  }
+  return null;
+}
+
+// Variables that would make the wasm test runner pick another browser, go remote or leave headless mode.
+const RUNNER_VARS = [
+  'CHROMEDRIVER', 'GECKODRIVER', 'SAFARIDRIVER', 'MSEDGEDRIVER',
+  'CHROMEDRIVER_REMOTE', 'GECKODRIVER_REMOTE', 'SAFARIDRIVER_REMOTE', 'MSEDGEDRIVER_REMOTE',
+  'WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION', 'WASM_BINDGEN_TEST_ADDRESS', 'NO_HEADLESS',
+  'WASM_ISOLATES_EXPECT_ENGINE', 'WASM_ISOLATES_EXPECT_COI',
+];
+
+/** Environment for one browser run of the wasm tests. */
+function browserEnv(engine, coi, geckodriver) {
+  const env = { ...process.env };
+  for (const v of RUNNER_VARS) delete env[v];
+  if (engine === 'chrome') env.CHROMEDRIVER = CHROMEDRIVER;
+  else env.GECKODRIVER = geckodriver ?? 'geckodriver-not-found';
+  env.WASM_BINDGEN_TEST_WEBDRIVER_JSON = WEBDRIVER_JSON;
+  env.WASM_BINDGEN_TEST_TIMEOUT = '120';
+  env.WASM_ISOLATES_EXPECT_ENGINE = engine;
+  env.WASM_ISOLATES_EXPECT_COI = coi ? '1' : '0';
+  if (!coi) env.WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION = '1';
+  return env;
+}
+
+// ---- running steps ---------------------------------------------------------------------------
+const results = [];
+
+function runStep(name, cmd, args, env = process.env) {
+  return new Promise((resolve) => {
+    const banner = `== ${name}: ${[cmd, ...args].join(' ')}`;
+    console.log(`\n${'='.repeat(Math.min(banner.length, 100))}\n${banner}\n${'='.repeat(Math.min(banner.length, 100))}`);
+    const started = Date.now();
+    const finish = (ok, detail) => {
+      const secs = (Date.now() - started) / 1000;
+      results.push({ name, ok, secs, detail });
+      console.log(`\n-- ${name}: ${ok ? 'PASS' : 'FAIL'}${detail ? ` (${detail})` : ''} in ${secs.toFixed(1)} s`);
+      resolve(ok);
+    };
+    let child;
+    try {
+      child = spawn(cmd, args, { cwd: ROOT, env, stdio: 'inherit' });
+    } catch (err) {
+      return finish(false, `could not start: ${err.message}`);
+    }
+    child.on('error', (err) => finish(false, `could not start ${cmd}: ${err.message}`));
+    child.on('exit', (code, signal) => {
+      if (code === 0) finish(true);
+      else finish(false, signal ? `killed by ${signal}` : `exit ${code}`);
+    });
+  });
+}
+
+function recordFailure(name, detail) {
+  results.push({ name, ok: false, secs: 0, detail });
+  console.log(`\n-- ${name}: FAIL (${detail})`);
+}
+
+// Forward Ctrl-C to the running child (it shares our process group) and then stop.
+process.on('SIGINT', () => {
+  console.log('\ninterrupted');
+  process.exit(130);
+});
+
+// ---- the plan --------------------------------------------------------------------------------
+await runStep('setup', 'bash', [path.join('scripts', 'setup.sh')]);
+
+if (wanted('native')) {
+  await runStep('native: cargo test', 'cargo', ['test']);
+}
+
+const geckodriver = which('geckodriver');
+const engines = ['chrome', 'firefox'];
+
+if (wanted('wasm')) {
+  for (const engine of engines) {
+    for (const coi of [true, false]) {
+      const name = `wasm: ${engine}, isolation ${coi ? 'on' : 'off'}`;
+      if (engine === 'firefox' && !geckodriver) {
+        recordFailure(name, `geckodriver not found on PATH (${process.env.PATH})`);
+        continue;
+      }
+      await runStep(name, 'cargo', ['test', '--target', 'wasm32-unknown-unknown'], browserEnv(engine, coi, geckodriver));
+    }
+  }
+}
+
+if (wanted('wasm-pack')) {
+  const wasmPack = which('wasm-pack');
+  for (const engine of engines) {
+    const name = `wasm-pack: ${engine}`;
+    if (!wasmPack) {
+      recordFailure(name, 'wasm-pack not found on PATH');
+      continue;
+    }
+    if (engine === 'firefox' && !geckodriver) {
+      recordFailure(name, 'geckodriver not found on PATH');
+      continue;
+    }
+    const args = engine === 'chrome'
+      ? ['test', '--headless', '--chrome', '--chromedriver', CHROMEDRIVER]
+      : ['test', '--headless', '--firefox', '--geckodriver', geckodriver];
+    await runStep(name, wasmPack, args, browserEnv(engine, true, geckodriver));
+  }
+}
+
+let built = true;
+if (wanted('build')) {
+  built = await runStep('build: www/pkg', process.execPath, [path.join('scripts', 'build.mjs')]);
+}
+
+if (wanted('e2e')) {
+  // Explicit file list rather than a directory argument: `node --test DIR` differs across Node versions.
+  const dir = path.join(ROOT, 'tests', 'e2e');
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.test.mjs')).sort() : [];
+  if (!built) {
+    recordFailure('e2e: page tests', 'not run: the www build failed');
+  } else if (files.length === 0) {
+    recordFailure('e2e: page tests', 'no tests/e2e/*.test.mjs found');
+  } else {
+    await runStep('e2e: page tests', process.execPath, ['--test', ...files.map((f) => path.join('tests', 'e2e', f))]);
+  }
+}
+
+// ---- summary ---------------------------------------------------------------------------------
+const passed = results.filter((r) => r.ok).length;
+const failed = results.length - passed;
+const width = Math.max(4, ...results.map((r) => r.name.length));
+console.log('\nSummary');
+console.log(`${'step'.padEnd(width)}  result  seconds  detail`);
+console.log(`${'-'.repeat(width)}  ------  -------  ------`);
+for (const r of results) {
+  console.log(`${r.name.padEnd(width)}  ${(r.ok ? 'PASS' : 'FAIL').padEnd(6)}  ${r.secs.toFixed(1).padStart(7)}  ${r.detail ?? ''}`);
+}
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(failed > 0 ? 1 : 0);

@@ -1,0 +1,192 @@
+//! [`Capabilities`]: what this host can do, detected without side effects.
+
+/// The kind of global scope the caller runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GlobalContext {
+    /// A page (`Window`).
+    Window,
+    /// A dedicated Web Worker (including an isolate of this crate).
+    DedicatedWorker,
+    /// A shared worker.
+    SharedWorker,
+    /// A service worker.
+    ServiceWorker,
+    /// Anything else: Node.js, Deno, or a native (non-wasm) build.
+    Other,
+}
+
+impl GlobalContext {
+    /// The lowercase name used by the JS API: `"window"`, `"dedicated-worker"`, ...
+    ///
+    /// ```
+    /// assert_eq!(wasm_isolates::GlobalContext::Window.as_str(), "window");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Window => "window",
+            Self::DedicatedWorker => "dedicated-worker",
+            Self::SharedWorker => "shared-worker",
+            Self::ServiceWorker => "service-worker",
+            Self::Other => "other",
+        }
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    fn parse(s: &str) -> Self {
+        match s {
+            "window" => Self::Window,
+            "dedicated-worker" => Self::DedicatedWorker,
+            "shared-worker" => Self::SharedWorker,
+            "service-worker" => Self::ServiceWorker,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// What the current host supports, and so which parts of the API work here.
+///
+/// One-shot tasks ([`run`](crate::run), [`compute`](crate::compute)) need [`workers`] and
+/// [`module_workers`]. Long-lived isolates need [`shared_array_buffer`] too, which browsers only
+/// expose on cross-origin isolated pages (served with `Cross-Origin-Opener-Policy: same-origin`
+/// and `Cross-Origin-Embedder-Policy: require-corp`).
+///
+/// [`workers`]: Self::workers
+/// [`module_workers`]: Self::module_workers
+/// [`shared_array_buffer`]: Self::shared_array_buffer
+///
+/// ```
+/// use wasm_isolates::Capabilities;
+///
+/// let caps = Capabilities::detect();
+/// if !caps.can_run() {
+///     // fall back to computing on this thread
+/// }
+/// println!("{} isolates would use every core", caps.hardware_concurrency);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// `Worker` exists in this scope (it does in pages and, in current browsers, in dedicated
+    /// workers).
+    pub workers: bool,
+    /// Workers can load ES modules (`{type: "module"}`), which isolates use to import the glue.
+    pub module_workers: bool,
+    /// `SharedArrayBuffer` is available, so long-lived isolates can share a control block.
+    pub shared_array_buffer: bool,
+    /// The page is cross-origin isolated (`self.crossOriginIsolated`).
+    pub cross_origin_isolated: bool,
+    /// `navigator.hardwareConcurrency` (on native builds: the available parallelism).
+    pub hardware_concurrency: u32,
+    /// Where the caller runs.
+    pub context: GlobalContext,
+    /// The caller is itself inside an isolate started by this crate.
+    pub in_isolate: bool,
+}
+
+impl Capabilities {
+    /// Detects the host's capabilities. Cheap; results of the one probe that needs work (module
+    /// worker support) are cached.
+    #[cfg(target_arch = "wasm32")]
+    pub fn detect() -> Self {
+        use js_sys::Reflect;
+        use wasm_bindgen::JsValue;
+
+        let global = js_sys::global();
+        let get = |name: &str| Reflect::get(&global, &JsValue::from_str(name)).ok();
+        let workers = get("Worker").is_some_and(|v| v.is_function());
+        let shared_array_buffer = get("SharedArrayBuffer").is_some_and(|v| v.is_function());
+        let cross_origin_isolated = get("crossOriginIsolated").and_then(|v| v.as_bool()) == Some(true);
+        let hardware_concurrency = get("navigator")
+            .and_then(|nav| Reflect::get(&nav, &JsValue::from_str("hardwareConcurrency")).ok())
+            .and_then(|n| n.as_f64())
+            .map_or(1, |n| n.max(1.0) as u32);
+        Capabilities {
+            workers,
+            module_workers: workers && crate::host::supports_module_workers(),
+            shared_array_buffer,
+            cross_origin_isolated,
+            hardware_concurrency,
+            context: GlobalContext::parse(&crate::host::global_context()),
+            in_isolate: crate::host::is_isolate(),
+        }
+    }
+
+    /// Detects the host's capabilities. On native builds there are no Web Workers; one-shot
+    /// tasks run on threads instead.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn detect() -> Self {
+        Capabilities {
+            workers: false,
+            module_workers: false,
+            shared_array_buffer: false,
+            cross_origin_isolated: false,
+            hardware_concurrency: std::thread::available_parallelism()
+                .map_or(1, |n| n.get() as u32),
+            context: GlobalContext::Other,
+            in_isolate: false,
+        }
+    }
+
+    /// One-shot tasks ([`run`](crate::run), [`compute`](crate::compute), pools) work here.
+    pub fn can_run(&self) -> bool {
+        (self.workers && self.module_workers) || cfg!(not(target_arch = "wasm32"))
+    }
+
+    /// Long-lived isolates (`Isolate::spawn`) work here: module workers and `SharedArrayBuffer`.
+    pub fn can_spawn(&self) -> bool {
+        self.workers && self.module_workers && self.shared_array_buffer
+    }
+}
+
+/// True inside an isolate started by this crate. Use it to keep a `#[wasm_bindgen(start)]`
+/// function — which runs again in every worker that instantiates the module — from doing
+/// page-only work there.
+///
+/// ```
+/// // #[wasm_bindgen(start)]
+/// fn start() {
+///     if wasm_isolates::is_isolate() {
+///         return; // no DOM in a worker
+///     }
+///     // mount the UI ...
+/// }
+/// # start();
+/// ```
+pub fn is_isolate() -> bool {
+    #[cfg(target_arch = "wasm32")]
+    {
+        crate::host::is_isolate()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_names_round_trip() {
+        for c in [
+            GlobalContext::Window,
+            GlobalContext::DedicatedWorker,
+            GlobalContext::SharedWorker,
+            GlobalContext::ServiceWorker,
+            GlobalContext::Other,
+        ] {
+            assert_eq!(GlobalContext::parse(c.as_str()), c);
+        }
+    }
+
+    #[test]
+    fn native_detect_reports_threads() {
+        let caps = Capabilities::detect();
+        assert!(caps.hardware_concurrency >= 1);
+        assert!(caps.can_run());
+        assert!(!caps.can_spawn());
+        assert!(!is_isolate());
+    }
+}

@@ -1,0 +1,40 @@
+//! Bindings to the JS side: `worker/host.js` (parent helpers), `worker/bootstrap.js` (worker
+//! entry) and the glue's own URL.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(module = "/worker/host.js")]
+extern "C" {
+    /// `new Worker(new URL('./bootstrap.js', import.meta.url), {type: 'module', name})`.
+    #[wasm_bindgen(catch, js_name = createIsolateWorker)]
+    pub(crate) fn create_isolate_worker(name: &str) -> Result<web_sys::Worker, JsValue>;
+
+    #[wasm_bindgen(js_name = supportsModuleWorkers)]
+    pub(crate) fn supports_module_workers() -> bool;
+
+    /// Returns a function that stops the watch, or `null` without Web Locks.
+    #[wasm_bindgen(js_name = watchForDeath)]
+    pub(crate) fn watch_for_death(lock_name: &str, on_death: &js_sys::Function) -> JsValue;
+
+    #[wasm_bindgen(js_name = globalContext)]
+    pub(crate) fn global_context() -> String;
+}
+
+#[wasm_bindgen(module = "/worker/bootstrap.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = isIsolate)]
+    pub(crate) fn is_isolate() -> bool;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    // wasm-bindgen writes `import.meta.url` into the glue module itself, so this is the glue's URL
+    // (a snippet's own `import.meta.url` would be the snippet's). Workers import the glue from it.
+    #[wasm_bindgen(thread_local_v2, js_namespace = ["import", "meta"], js_name = url)]
+    static GLUE_URL: String;
+}
+
+/// The URL of the wasm-bindgen glue this instance was loaded from.
+pub(crate) fn glue_url() -> String {
+    GLUE_URL.with(String::clone)
+}

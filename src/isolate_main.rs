@@ -1,0 +1,143 @@
+//! The isolate's side: the dispatcher the worker bootstrap hands its private port to.
+//!
+//! It decodes each call defensively (a malformed message gets a `failed` reply, never a trap),
+//! runs the task, and replies. A panic hook reports a panicking task's message and location on
+//! the port *before* the instance aborts, so the parent learns why its task ended.
+
+use crate::isolate_worker::message_bytes;
+use crate::protocol::{Envelope, Failure, FailureCode, DONE_HEADER_LEN};
+use crate::task::{TaskFuture, TaskOutput, TaskRef};
+use js_sys::{Array, Uint8Array};
+use std::cell::{Cell, RefCell};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{MessageEvent, MessagePort};
+
+thread_local! {
+    static PORT: RefCell<Option<MessagePort>> = const { RefCell::new(None) };
+    /// The call being run, for the panic hook.
+    static CURRENT_CALL: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Entry point called by `worker/bootstrap.js` once the module is instantiated in the worker.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = __wasm_isolates_worker_main)]
+pub fn worker_main(port: MessagePort) {
+    std::panic::set_hook(Box::new(report_panic));
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
+        dispatch(&event.data());
+    });
+    port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    // The dispatcher lives as long as the worker.
+    on_message.forget();
+    PORT.with(|p| *p.borrow_mut() = Some(port));
+}
+
+fn dispatch(data: &JsValue) {
+    let Some(bytes) = message_bytes(data) else {
+        return reply_failure(0, protocol_failure("a call was not an [ArrayBuffer, ...] message"));
+    };
+    let (envelope, payload) = match Envelope::decode(&bytes) {
+        Ok(decoded) => decoded,
+        Err(e) => {
+            return reply_failure(Envelope::peek_id(&bytes).unwrap_or(0), protocol_failure(e));
+        }
+    };
+    let Envelope::Call {
+        id,
+        trampoline,
+        task,
+        ..
+    } = envelope
+    else {
+        return reply_failure(envelope.id(), protocol_failure("an isolate only accepts calls"));
+    };
+    if let Err(why) = check_function_index(trampoline).and(check_function_index(task)) {
+        return reply_failure(id, protocol_failure(why));
+    }
+    let offset = bytes.len() - payload.len();
+    let task = TaskRef {
+        trampoline: trampoline as usize,
+        task: task as usize,
+    };
+    CURRENT_CALL.with(|c| c.set(id));
+    // SAFETY: the call came on this worker's private port, which only the parent that created the
+    // worker holds; that parent runs the same module and built `task` with `TaskRef::sync` or
+    // `TaskRef::future`. See the README's trust model.
+    match unsafe { task.invoke(&bytes[offset..], DONE_HEADER_LEN) } {
+        TaskFuture::Ready(output) => finish(id, output),
+        TaskFuture::Pending(future) => wasm_bindgen_futures::spawn_local(async move {
+            let output = future.await;
+            finish(id, output);
+        }),
+    }
+}
+
+/// Rejects indices outside the function table (a forged or corrupted call). An index inside it
+/// with the wrong signature traps in `call_indirect`, which the parent sees as a dead instance.
+fn check_function_index(index: u32) -> Result<(), String> {
+    let table: js_sys::WebAssembly::Table = wasm_bindgen::function_table().unchecked_into();
+    if index == 0 || index >= table.length() {
+        return Err(format!("function index {index} is not in this module's table"));
+    }
+    Ok(())
+}
+
+fn protocol_failure(e: impl std::fmt::Display) -> Failure {
+    Failure {
+        code: FailureCode::Protocol,
+        message: e.to_string(),
+        location: None,
+    }
+}
+
+fn finish(id: u64, output: TaskOutput) {
+    CURRENT_CALL.with(|c| c.set(0));
+    match output {
+        Ok(mut message) => {
+            Envelope::Done { id, attachments: 0 }.write_header(&mut message);
+            post(&message);
+        }
+        Err(failure) => reply_failure(id, failure),
+    }
+}
+
+fn reply_failure(id: u64, failure: Failure) {
+    post(&Envelope::Failed { id, failure }.encode(&[]));
+}
+
+fn post(bytes: &[u8]) {
+    let array = Uint8Array::new_with_length(bytes.len() as u32);
+    array.copy_from(bytes);
+    let buffer = array.buffer();
+    let _ = PORT.try_with(|port| {
+        if let Ok(port) = port.try_borrow() {
+            if let Some(port) = port.as_ref() {
+                // A failed post means the parent is gone; there is no one left to tell.
+                let _ = port.post_message_with_transferable(&Array::of1(&buffer), &Array::of1(&buffer));
+            }
+        }
+    });
+}
+
+fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
+    console_error_panic_hook::hook(info);
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "Box<dyn Any>".to_string());
+    let location = info
+        .location()
+        .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+    let id = CURRENT_CALL.try_with(Cell::get).unwrap_or(0);
+    reply_failure(
+        id,
+        Failure {
+            code: FailureCode::Panicked,
+            message,
+            location,
+        },
+    );
+}

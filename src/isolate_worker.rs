@@ -1,0 +1,311 @@
+//! The parent's side of one isolate's Web Worker: start-up handshake, sending calls, and turning
+//! everything the worker or the browser reports into [`WorkerEvent`]s.
+
+use crate::protocol::Envelope;
+use crate::IsolateError;
+use js_sys::{Array, ArrayBuffer, Object, Reflect, Uint8Array};
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{ErrorEvent, MessageChannel, MessageEvent, MessagePort, Worker};
+
+/// What a worker reports to its owner.
+pub(crate) enum WorkerEvent {
+    /// The module is instantiated and the dispatcher listens.
+    Ready,
+    /// A reply to call `id` (0 when the worker could not read the call's id).
+    Reply {
+        id: u64,
+        result: Result<ReplyPayload, IsolateError>,
+    },
+    /// The worker is unusable: it failed to start, died, or its instance is poisoned.
+    Fatal(IsolateError),
+}
+
+/// The bytes of a `done` reply and where its payload starts.
+pub(crate) struct ReplyPayload {
+    bytes: Vec<u8>,
+    offset: usize,
+}
+
+impl ReplyPayload {
+    pub(crate) fn payload(&self) -> &[u8] {
+        &self.bytes[self.offset..]
+    }
+}
+
+/// Where and how to start workers.
+#[derive(Clone, Debug)]
+pub(crate) struct WorkerConfig {
+    /// The glue module workers import (defaults to this instance's own glue).
+    pub glue_url: String,
+    /// Shown in devtools, after the `wasm-isolates` prefix bootstrap.js looks for.
+    pub debug_name: String,
+}
+
+static NEXT_LOCK: AtomicU64 = AtomicU64::new(1);
+
+type EventSink = Rc<dyn Fn(WorkerEvent)>;
+
+/// One running (or starting) isolate worker. Dropping it terminates the worker.
+pub(crate) struct IsolateWorker {
+    worker: Worker,
+    port: MessagePort,
+    stop_watching: Rc<Cell<Option<js_sys::Function>>>,
+    _on_worker_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_worker_error: Closure<dyn FnMut(ErrorEvent)>,
+    _on_port_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_port_messageerror: Closure<dyn FnMut(MessageEvent)>,
+    _on_death: Closure<dyn FnMut()>,
+}
+
+fn js_message(e: &JsValue) -> String {
+    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
+        return format!("{}: {}", String::from(err.name()), String::from(err.message()));
+    }
+    e.as_string().unwrap_or_else(|| format!("{e:?}"))
+}
+
+fn get_str(obj: &JsValue, key: &str) -> Option<String> {
+    Reflect::get(obj, &JsValue::from_str(key))
+        .ok()
+        .and_then(|v| v.as_string())
+}
+
+impl IsolateWorker {
+    /// Starts a worker. Events arrive on `sink`, never synchronously from this call.
+    pub(crate) fn spawn(config: &WorkerConfig, sink: EventSink) -> Result<Self, IsolateError> {
+        let name = format!("wasm-isolates:{}", config.debug_name);
+        let worker = crate::host::create_isolate_worker(&name).map_err(|e| {
+            IsolateError::StartFailed {
+                message: js_message(&e),
+            }
+        })?;
+        let channel = MessageChannel::new().map_err(|e| IsolateError::Js {
+            message: js_message(&e),
+        })?;
+        let port = channel.port1();
+        let lock_name = format!(
+            "wasm-isolates/{}/{}",
+            js_sys::Date::now(),
+            NEXT_LOCK.fetch_add(1, Ordering::Relaxed)
+        );
+
+        // The handshake, posted once the worker says hello.
+        let handshake = Object::new();
+        let set = |k: &str, v: &JsValue| Reflect::set(&handshake, &JsValue::from_str(k), v);
+        let built = set("wasmIsolates", &JsValue::from(1))
+            .and_then(|_| set("module", &wasm_bindgen::module()))
+            .and_then(|_| set("glueUrl", &JsValue::from_str(&config.glue_url)))
+            .and_then(|_| set("port", &channel.port2()))
+            .and_then(|_| set("lockName", &JsValue::from_str(&lock_name)));
+        built.map_err(|e| IsolateError::Js {
+            message: js_message(&e),
+        })?;
+        let transfer = Array::of1(&channel.port2());
+        let pending_handshake = Cell::new(Some((handshake, transfer)));
+
+        let ready = Rc::new(Cell::new(false));
+
+        let on_worker_message = {
+            let worker = worker.clone();
+            let sink = sink.clone();
+            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                let hello = Reflect::get(&event.data(), &JsValue::from_str("wasmIsolatesHello"))
+                    .ok()
+                    .and_then(|v| v.as_f64());
+                if hello.is_none() {
+                    return; // user code in the worker may post on the global port; not ours
+                }
+                if let Some((handshake, transfer)) = pending_handshake.take() {
+                    if let Err(e) = worker.post_message_with_transfer(&handshake, &transfer) {
+                        sink(WorkerEvent::Fatal(IsolateError::StartFailed {
+                            message: js_message(&e),
+                        }));
+                    }
+                }
+            })
+        };
+        worker.add_event_listener_with_callback(
+            "message",
+            on_worker_message.as_ref().unchecked_ref(),
+        )
+        .map_err(|e| IsolateError::Js {
+            message: js_message(&e),
+        })?;
+
+        let on_worker_error = {
+            let sink = sink.clone();
+            let ready = ready.clone();
+            Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+                event.prevent_default();
+                let message = event.message();
+                let message = if message.is_empty() {
+                    "the worker script or one of its imports failed to load".to_string()
+                } else {
+                    message
+                };
+                sink(WorkerEvent::Fatal(if ready.get() {
+                    IsolateError::WorkerError {
+                        message,
+                        stack: None,
+                    }
+                } else {
+                    IsolateError::StartFailed { message }
+                }));
+            })
+        };
+        worker.set_onerror(Some(on_worker_error.as_ref().unchecked_ref()));
+
+        let stop_watching: Rc<Cell<Option<js_sys::Function>>> = Rc::new(Cell::new(None));
+        let on_death = {
+            let sink = sink.clone();
+            Closure::<dyn FnMut()>::new(move || {
+                sink(WorkerEvent::Fatal(IsolateError::WorkerDied {
+                    reason: "the worker stopped (it closed itself, crashed, ran out of memory \
+                             or was terminated)"
+                        .into(),
+                }));
+            })
+        };
+
+        let on_port_message = {
+            let sink = sink.clone();
+            let ready = ready.clone();
+            let stop_watching = stop_watching.clone();
+            let on_death_fn: js_sys::Function = on_death.as_ref().clone().unchecked_into();
+            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                let data = event.data();
+                if let Some(kind) = get_str(&data, "wasmIsolatesEvent") {
+                    let message = get_str(&data, "message").unwrap_or_default();
+                    let stack = get_str(&data, "stack");
+                    let ev = match kind.as_str() {
+                        "ready" => {
+                            ready.set(true);
+                            // The worker holds its lock by now; queue ours behind it.
+                            let stop = crate::host::watch_for_death(&lock_name, &on_death_fn);
+                            stop_watching.set(stop.dyn_into::<js_sys::Function>().ok());
+                            WorkerEvent::Ready
+                        }
+                        "start-failed" => {
+                            WorkerEvent::Fatal(IsolateError::StartFailed { message })
+                        }
+                        "close" => WorkerEvent::Fatal(IsolateError::WorkerDied {
+                            reason: "the worker called close()".into(),
+                        }),
+                        "unhandledrejection" => {
+                            WorkerEvent::Fatal(IsolateError::WorkerError {
+                                message: format!("unhandled promise rejection: {message}"),
+                                stack,
+                            })
+                        }
+                        _ => WorkerEvent::Fatal(IsolateError::WorkerError { message, stack }),
+                    };
+                    sink(ev);
+                    return;
+                }
+                sink(decode_reply(&data));
+            })
+        };
+        port.set_onmessage(Some(on_port_message.as_ref().unchecked_ref()));
+
+        let on_port_messageerror = {
+            let sink = sink.clone();
+            Closure::<dyn FnMut(MessageEvent)>::new(move |_event: MessageEvent| {
+                sink(WorkerEvent::Reply {
+                    id: 0,
+                    result: Err(IsolateError::Codec {
+                        message: "a reply could not be deserialized by the browser \
+                                  (messageerror)"
+                            .into(),
+                    }),
+                });
+            })
+        };
+        port.set_onmessageerror(Some(on_port_messageerror.as_ref().unchecked_ref()));
+
+        Ok(IsolateWorker {
+            worker,
+            port,
+            stop_watching,
+            _on_worker_message: on_worker_message,
+            _on_worker_error: on_worker_error,
+            _on_port_message: on_port_message,
+            _on_port_messageerror: on_port_messageerror,
+            _on_death: on_death,
+        })
+    }
+
+    /// Sends one encoded message; its buffer is transferred, not copied.
+    pub(crate) fn post(&self, bytes: &[u8]) -> Result<(), IsolateError> {
+        let array = Uint8Array::new_with_length(bytes.len() as u32);
+        array.copy_from(bytes);
+        let buffer = array.buffer();
+        self.port
+            .post_message_with_transferable(&Array::of1(&buffer), &Array::of1(&buffer))
+            .map_err(|e| IsolateError::Js {
+                message: js_message(&e),
+            })
+    }
+}
+
+impl Drop for IsolateWorker {
+    fn drop(&mut self) {
+        // Stop the death watch first: terminating releases the lock, which is not a death to
+        // report. Then detach every handler, because the closures are freed with `self`.
+        if let Some(stop) = self.stop_watching.take() {
+            let _ = stop.call0(&JsValue::UNDEFINED);
+        }
+        self.worker.set_onerror(None);
+        let _ = self.worker.remove_event_listener_with_callback(
+            "message",
+            self._on_worker_message.as_ref().unchecked_ref(),
+        );
+        self.port.set_onmessage(None);
+        self.port.set_onmessageerror(None);
+        self.port.close();
+        self.worker.terminate();
+    }
+}
+
+/// Turns a port message from the Rust dispatcher into an event.
+fn decode_reply(data: &JsValue) -> WorkerEvent {
+    let Some(bytes) = message_bytes(data) else {
+        return WorkerEvent::Reply {
+            id: 0,
+            result: Err(IsolateError::protocol(
+                "a reply was not an [ArrayBuffer, ...] message",
+            )),
+        };
+    };
+    match Envelope::decode(&bytes) {
+        Ok((Envelope::Done { id, .. }, payload)) => {
+            let offset = bytes.len() - payload.len();
+            WorkerEvent::Reply {
+                id,
+                result: Ok(ReplyPayload { bytes, offset }),
+            }
+        }
+        Ok((Envelope::Failed { id, failure }, _)) => WorkerEvent::Reply {
+            id,
+            result: Err(failure.into()),
+        },
+        Ok((other, _)) => WorkerEvent::Reply {
+            id: other.id(),
+            result: Err(IsolateError::protocol("a worker sent a call to its parent")),
+        },
+        Err(e) => WorkerEvent::Reply {
+            id: Envelope::peek_id(&bytes).unwrap_or(0),
+            result: Err(e.into()),
+        },
+    }
+}
+
+/// The bytes of a `[ArrayBuffer, ...attachments]` message, copied into wasm memory.
+pub(crate) fn message_bytes(data: &JsValue) -> Option<Vec<u8>> {
+    let array = data.dyn_ref::<Array>()?;
+    let buffer = array.get(0).dyn_into::<ArrayBuffer>().ok()?;
+    Some(Uint8Array::new(&buffer).to_vec())
+}

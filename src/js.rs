@@ -1,0 +1,63 @@
+//! The JS face of the crate (what `www/` and npm consumers import from the glue).
+
+use crate::{Capabilities, IsolateError};
+use js_sys::{Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+impl From<IsolateError> for JsValue {
+    fn from(e: IsolateError) -> Self {
+        let error = js_sys::Error::new(&e.to_string());
+        error.set_name(js_error_name(&e));
+        error.into()
+    }
+}
+
+fn js_error_name(e: &IsolateError) -> &'static str {
+    match e {
+        IsolateError::Panicked { .. } => "IsolatePanicError",
+        IsolateError::WorkerError { .. } | IsolateError::WorkerDied { .. } => "IsolateWorkerError",
+        IsolateError::StartFailed { .. } => "IsolateStartError",
+        IsolateError::Codec { .. } | IsolateError::Protocol { .. } => "IsolateDataError",
+        IsolateError::Unsupported { .. } => "IsolateUnsupportedError",
+        IsolateError::TimedOut { .. } => "IsolateTimeoutError",
+        IsolateError::Cancelled => "AbortError",
+        _ => "IsolateError",
+    }
+}
+
+/// `capabilities()`: what this host supports, as a plain object
+/// `{workers, moduleWorkers, sharedArrayBuffer, crossOriginIsolated, hardwareConcurrency,
+/// context, inIsolate, canRun, canSpawn}`.
+#[wasm_bindgen(js_name = capabilities)]
+pub fn capabilities_js() -> JsValue {
+    let c = Capabilities::detect();
+    let o = Object::new();
+    let fields: [(&str, JsValue); 9] = [
+        ("workers", c.workers.into()),
+        ("moduleWorkers", c.module_workers.into()),
+        ("sharedArrayBuffer", c.shared_array_buffer.into()),
+        ("crossOriginIsolated", c.cross_origin_isolated.into()),
+        ("hardwareConcurrency", c.hardware_concurrency.into()),
+        ("context", c.context.as_str().into()),
+        ("inIsolate", c.in_isolate.into()),
+        ("canRun", c.can_run().into()),
+        ("canSpawn", c.can_spawn().into()),
+    ];
+    for (k, v) in fields {
+        // Setting a data property on a fresh plain object cannot fail.
+        let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
+    }
+    o.into()
+}
+
+fn sort_ascending(mut values: Vec<f64>) -> Vec<f64> {
+    values.sort_unstable_by(f64::total_cmp);
+    values
+}
+
+/// `sortInIsolate(values: Float64Array): Promise<Float64Array>` sorts ascending (NaN last) in an
+/// isolate, leaving the calling thread free.
+#[wasm_bindgen(js_name = sortInIsolate)]
+pub async fn sort_in_isolate(values: Vec<f64>) -> Result<Vec<f64>, JsValue> {
+    Ok(crate::run(sort_ascending, values).await?)
+}

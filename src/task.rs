@@ -1,0 +1,190 @@
+//! Tasks as function pointers: how `run(f, input)` names `f` to another wasm instance.
+//!
+//! A worker instantiates the *same* `WebAssembly.Module`, so its function table is identical to
+//! the caller's: the table index of `f` (what `f as usize` is on wasm32) names the same function
+//! there. Next to it we send the index of a *trampoline* monomorphised for `f`'s input and output
+//! types, which decodes the input, calls `f` and encodes the output. No registration macro, no
+//! separate worker binary — the same contract as Dart's `compute()`, which takes top-level
+//! functions only.
+
+use crate::codec;
+use crate::protocol::{Failure, FailureCode};
+use crate::IsolateError;
+use serde::{de::DeserializeOwned, Serialize};
+use std::future::Future;
+use std::pin::Pin;
+
+/// What a trampoline yields: the encoded output (after `reserve` header bytes) or a failure.
+pub(crate) type TaskOutput = Result<Vec<u8>, Failure>;
+
+/// A task's result, immediately for a sync task, as a future for an async one.
+pub(crate) enum TaskFuture {
+    Ready(TaskOutput),
+    Pending(Pin<Box<dyn Future<Output = TaskOutput>>>),
+}
+
+/// The erased shape every trampoline has: `(task pointer, input bytes, header reserve)`.
+pub(crate) type Trampoline = fn(usize, &[u8], usize) -> TaskFuture;
+
+/// A task ready to send: the two function pointers as integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TaskRef {
+    pub trampoline: usize,
+    pub task: usize,
+}
+
+impl TaskRef {
+    pub(crate) fn sync<I, O>(f: fn(I) -> O) -> Self
+    where
+        I: DeserializeOwned + 'static,
+        O: Serialize + 'static,
+    {
+        let trampoline: Trampoline = sync_trampoline::<I, O>;
+        TaskRef {
+            trampoline: trampoline as usize,
+            task: f as usize,
+        }
+    }
+
+    pub(crate) fn future<I, O, F>(f: fn(I) -> F) -> Self
+    where
+        I: DeserializeOwned + 'static,
+        O: Serialize + 'static,
+        F: Future<Output = O> + 'static,
+    {
+        let trampoline: Trampoline = async_trampoline::<I, O, F>;
+        TaskRef {
+            trampoline: trampoline as usize,
+            task: f as usize,
+        }
+    }
+
+    /// Calls the task in this instance.
+    ///
+    /// # Safety
+    /// `self` must come from [`TaskRef::sync`] or [`TaskRef::future`] in this same program
+    /// (same binary or same wasm module): the integers are reinterpreted as those exact
+    /// function pointer types.
+    pub(crate) unsafe fn invoke(self, input: &[u8], reserve: usize) -> TaskFuture {
+        // SAFETY: the caller guarantees `trampoline` is a `Trampoline` of this program.
+        let trampoline: Trampoline = unsafe { std::mem::transmute(self.trampoline) };
+        trampoline(self.task, input, reserve)
+    }
+}
+
+fn codec_failure(e: IsolateError) -> Failure {
+    let message = match e {
+        IsolateError::Codec { message } => message,
+        other => other.to_string(),
+    };
+    Failure {
+        code: FailureCode::Codec,
+        message,
+        location: None,
+    }
+}
+
+fn sync_trampoline<I, O>(task: usize, input: &[u8], reserve: usize) -> TaskFuture
+where
+    I: DeserializeOwned,
+    O: Serialize,
+{
+    // SAFETY: `task` was produced by `TaskRef::sync::<I, O>` from a `fn(I) -> O`, and this
+    // trampoline was instantiated with the same `I` and `O` in the same call.
+    let f: fn(I) -> O = unsafe { std::mem::transmute(task) };
+    let out = codec::decode::<I>(input)
+        .map(f)
+        .and_then(|o| codec::encode_after(reserve, &o))
+        .map_err(codec_failure);
+    TaskFuture::Ready(out)
+}
+
+fn async_trampoline<I, O, F>(task: usize, input: &[u8], reserve: usize) -> TaskFuture
+where
+    I: DeserializeOwned,
+    O: Serialize,
+    F: Future<Output = O> + 'static,
+{
+    // SAFETY: as in `sync_trampoline`, for `TaskRef::future::<I, O, F>`.
+    let f: fn(I) -> F = unsafe { std::mem::transmute(task) };
+    match codec::decode::<I>(input) {
+        Err(e) => TaskFuture::Ready(Err(codec_failure(e))),
+        Ok(input) => {
+            let fut = f(input);
+            TaskFuture::Pending(Box::pin(async move {
+                let o = fut.await;
+                codec::encode_after(reserve, &o).map_err(codec_failure)
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn double(x: u32) -> u32 {
+        x * 2
+    }
+
+    async fn greet(name: String) -> String {
+        format!("hello {name}")
+    }
+
+    fn block_on_ready(f: TaskFuture) -> TaskOutput {
+        match f {
+            TaskFuture::Ready(out) => out,
+            TaskFuture::Pending(_) => panic!("expected a ready result"),
+        }
+    }
+
+    #[test]
+    fn sync_task_round_trips_through_pointers() {
+        let r = TaskRef::sync(double);
+        let input = codec::encode_after(0, &21u32).unwrap();
+        let out = block_on_ready(unsafe { r.invoke(&input, 2) }).unwrap();
+        assert_eq!(&out[..2], &[0, 0]);
+        assert_eq!(codec::decode::<u32>(&out[2..]).unwrap(), 42);
+    }
+
+    #[test]
+    fn non_capturing_closure_is_a_task() {
+        let r = TaskRef::sync(|v: Vec<i32>| v.iter().sum::<i32>());
+        let input = codec::encode_after(0, &vec![1, 2, 3]).unwrap();
+        let out = block_on_ready(unsafe { r.invoke(&input, 0) }).unwrap();
+        assert_eq!(codec::decode::<i32>(&out).unwrap(), 6);
+    }
+
+    #[test]
+    fn bad_input_is_a_codec_failure_not_a_panic() {
+        let r = TaskRef::sync(double);
+        let input = codec::encode_after(0, &"not a number").unwrap();
+        let err = block_on_ready(unsafe { r.invoke(&input, 0) }).unwrap_err();
+        assert_eq!(err.code, FailureCode::Codec);
+        let r = TaskRef::future(greet);
+        let err = block_on_ready(unsafe { r.invoke(&[0xc1], 0) }).unwrap_err();
+        assert_eq!(err.code, FailureCode::Codec);
+    }
+
+    #[test]
+    fn async_task_yields_a_future() {
+        let r = TaskRef::future(greet);
+        let input = codec::encode_after(0, &"dart").unwrap();
+        let fut = match unsafe { r.invoke(&input, 0) } {
+            TaskFuture::Pending(fut) => fut,
+            TaskFuture::Ready(_) => panic!("expected a future"),
+        };
+        let out = futures_executor_lite(fut).unwrap();
+        assert_eq!(codec::decode::<String>(&out).unwrap(), "hello dart");
+    }
+
+    /// Polls a future that never waits (our test futures complete on first poll).
+    fn futures_executor_lite<T>(mut fut: Pin<Box<dyn Future<Output = T>>>) -> T {
+        use std::task::{Context, Poll, Waker};
+        let mut cx = Context::from_waker(Waker::noop());
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(v) => v,
+            Poll::Pending => panic!("test future was pending"),
+        }
+    }
+}

@@ -1,0 +1,118 @@
+// wasm-isolates worker bootstrap: the first code each isolate's Web Worker runs.
+//
+// The parent creates the worker from this file with a name starting "wasm-isolates". This file is
+// also a wasm-bindgen snippet (so it is copied next to the glue), which means the glue imports it
+// in every context; it therefore acts only in a dedicated worker carrying our name, and only once
+// per worker (the same file may be reached under two URLs when a bundler copies it).
+//
+// Start-up, in order:
+//   1. worker -> parent: {wasmIsolatesHello}. The worker speaks first, so no handshake can be
+//      posted before a listener exists (a module worker loaded through a wrapper that awaits
+//      `import()` — as the wasm-bindgen test runner does — would otherwise drop it).
+//   2. parent -> worker: {wasmIsolates: 1, module, glueUrl, port, lockName}. The compiled
+//      WebAssembly.Module travels by structured clone; the .wasm is never fetched again.
+//   3. The worker takes the death-watch lock, bridges `error`/`unhandledrejection`/`close()` to the
+//      port, imports the glue by absolute URL, instantiates the module with its own memory and
+//      hands the port to the Rust dispatcher. All task traffic then uses that private port, not
+//      the worker's global `onmessage`, which user code in the worker may set
+//      (see https://github.com/paberr/wasmworker/pull/25).
+//   4. worker -> parent (on the port): {wasmIsolatesEvent: "ready"}.
+
+const BOOTED = Symbol.for('wasm-isolates.booted');
+const PROTOCOL = 1;
+
+/** True inside a worker that this bootstrap started as an isolate. */
+export function isIsolate() {
+  return globalThis[BOOTED] === true;
+}
+
+function describe(error) {
+  if (error instanceof Error) {
+    return { message: `${error.name}: ${error.message}`, stack: error.stack ?? null };
+  }
+  return { message: String(error), stack: null };
+}
+
+async function start({ module, glueUrl, port, lockName }) {
+  const report = (kind, error) => {
+    try {
+      port.postMessage({ wasmIsolatesEvent: kind, ...describe(error) });
+    } catch {
+      // The port can be closed while the worker is being torn down; nothing left to tell.
+    }
+  };
+
+  // An uncaught error or unhandled rejection means the instance may be inconsistent (a wasm trap
+  // surfaces as one). Report it on the port; preventDefault keeps it from also reaching the
+  // parent's `error` event, which would double-report. Unhandled rejections never reach the
+  // parent on their own, hence the bridge.
+  globalThis.addEventListener('error', (event) => {
+    event.preventDefault();
+    report('error', event.error ?? event.message);
+  });
+  globalThis.addEventListener('unhandledrejection', (event) => {
+    event.preventDefault();
+    report('unhandledrejection', event.reason);
+  });
+  // A worker that closes itself sends no event to its parent; tell it first.
+  const close = globalThis.close.bind(globalThis);
+  globalThis.close = () => {
+    report('close', 'the worker called close()');
+    close();
+  };
+
+  // Death watch: hold a Web Lock for the worker's whole life. The parent queues a request for the
+  // same lock, granted only when this worker is gone (crash, OOM, terminate, close), which is the
+  // one signal browsers give for a dead worker. Web Locks need a secure context; without them
+  // the parent relies on the bridged events above.
+  if (lockName && globalThis.navigator?.locks) {
+    await new Promise((held) => {
+      globalThis.navigator.locks.request(lockName, () => {
+        held();
+        return new Promise(() => {});
+      });
+    });
+  }
+
+  let glue;
+  try {
+    glue = await import(glueUrl);
+    // Runs the crate's #[wasm_bindgen(start)] function too, as in every instance.
+    await glue.default({ module_or_path: module });
+    if (typeof glue.__wasm_isolates_worker_main !== 'function') {
+      throw new Error(`${glueUrl} does not export __wasm_isolates_worker_main`);
+    }
+    glue.__wasm_isolates_worker_main(port);
+  } catch (error) {
+    report('start-failed', error);
+    return;
+  }
+  port.postMessage({ wasmIsolatesEvent: 'ready' });
+}
+
+function boot() {
+  globalThis[BOOTED] = true;
+  const onHandshake = (event) => {
+    const data = event.data;
+    if (!data || data.wasmIsolates !== PROTOCOL) {
+      return;
+    }
+    globalThis.removeEventListener('message', onHandshake);
+    start(data).catch((error) => {
+      // start() reports its own failures; this only guards against a bug in it.
+      console.error('wasm-isolates bootstrap failed', error);
+    });
+  };
+  globalThis.addEventListener('message', onHandshake);
+  globalThis.postMessage({ wasmIsolatesHello: PROTOCOL });
+}
+
+const inNamedDedicatedWorker =
+  typeof DedicatedWorkerGlobalScope !== 'undefined' &&
+  globalThis instanceof DedicatedWorkerGlobalScope &&
+  typeof globalThis.name === 'string' &&
+  globalThis.name.startsWith('wasm-isolates');
+
+if (inNamedDedicatedWorker && globalThis[BOOTED] !== true) {
+  boot();
+}

@@ -1,0 +1,72 @@
+// wasm-isolates host helpers: what the *parent* of an isolate needs from JS. Rust calls these
+// through wasm-bindgen; each is a browser API wasm-bindgen cannot express directly.
+
+/**
+ * Creates an isolate's worker. The literal `new Worker(new URL('./bootstrap.js', import.meta.url),
+ * {type: 'module'})` form is the one bundlers (webpack 5, Vite, Parcel) recognise and rewrite, so
+ * the worker script is found after bundling. `name` marks the worker as an isolate for
+ * bootstrap.js and shows up in devtools.
+ */
+export function createIsolateWorker(name) {
+  return new Worker(new URL('./bootstrap.js', import.meta.url), { type: 'module', name });
+}
+
+let moduleWorkers;
+/**
+ * Whether `new Worker(url, {type: 'module'})` is supported. Browsers read the `type` option while
+ * converting the options dictionary, before anything is fetched, so a getter tells us without
+ * starting a real worker. The URL is one no policy allows, so nothing is loaded either way.
+ */
+export function supportsModuleWorkers() {
+  if (moduleWorkers !== undefined) {
+    return moduleWorkers;
+  }
+  moduleWorkers = false;
+  if (typeof Worker !== 'function') {
+    return moduleWorkers;
+  }
+  const options = {
+    get type() {
+      moduleWorkers = true;
+      return 'module';
+    },
+  };
+  try {
+    new Worker('about:blank', options).terminate();
+  } catch {
+    // Expected: about:blank is not a valid worker script URL. The getter has run by now.
+  }
+  return moduleWorkers;
+}
+
+/**
+ * Calls `onDeath()` once the worker holding the Web Lock `lockName` is gone. Returns a function
+ * that stops watching (used when the parent retires the worker itself), or null where Web Locks
+ * are unavailable (insecure contexts).
+ */
+export function watchForDeath(lockName, onDeath) {
+  const locks = globalThis.navigator?.locks;
+  if (!locks) {
+    return null;
+  }
+  const controller = new AbortController();
+  locks
+    .request(lockName, { signal: controller.signal }, () => {
+      if (!controller.signal.aborted) {
+        onDeath();
+      }
+    })
+    .catch(() => {
+      // AbortError after stopWatching(): expected.
+    });
+  return () => controller.abort();
+}
+
+/** The global scope's kind: "window", "dedicated-worker", "shared-worker", "service-worker" or "other". */
+export function globalContext() {
+  if (typeof Window !== 'undefined' && globalThis instanceof Window) return 'window';
+  if (typeof DedicatedWorkerGlobalScope !== 'undefined' && globalThis instanceof DedicatedWorkerGlobalScope) return 'dedicated-worker';
+  if (typeof SharedWorkerGlobalScope !== 'undefined' && globalThis instanceof SharedWorkerGlobalScope) return 'shared-worker';
+  if (typeof ServiceWorkerGlobalScope !== 'undefined' && globalThis instanceof ServiceWorkerGlobalScope) return 'service-worker';
+  return 'other';
+}

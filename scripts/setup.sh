@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh machine of this project's kind (Debian + rustup + node).
 # Installs only what is missing; prints what to install by hand when it cannot (non-root).
-# Called by `npm start`, `npm test` and `npm run bench` (through scripts/ensure.mjs).
+# Called first by `npm start` (scripts/start.mjs) and `npm test` (scripts/test.mjs); safe to run again.
 set -euo pipefail
 
-WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' "$(dirname "$0")/../Cargo.toml")"
+cd "$(dirname "$0")/.."
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
 need_root_msg=()
 say() { printf '[setup] %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
 
 is_root() { [ "$(id -u)" = 0 ]; }
+
+command -v rustup >/dev/null || die "rustup not found: install Rust from rustup.rs first"
+command -v cargo >/dev/null || die "cargo not found (is ~/.cargo/bin on PATH?)"
+command -v npm >/dev/null || die "npm not found: install Node.js 18 or newer"
+
+WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = "=\([^"]*\)".*/\1/p' Cargo.toml | head -n 1)"
+[ -n "$WASM_BINDGEN_VERSION" ] || die 'Cargo.toml must pin wasm-bindgen exactly (wasm-bindgen = "=X.Y.Z")'
 
 # 1. Rust target.
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
@@ -33,8 +43,8 @@ if [ ${#apt_pkgs[@]} -gt 0 ]; then
 fi
 
 # 3. Cargo-installed tools: wasm-bindgen-cli (exact version of the crate), geckodriver, wasm-pack.
-export PATH="$HOME/.cargo/bin:$PATH"
-if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ] ||
+   [ "$(wasm-bindgen-test-runner --version 2>/dev/null || true)" != "wasm-bindgen-test-runner $WASM_BINDGEN_VERSION" ]; then
   # Not --locked: its lockfile pins a webpki-roots version the registry here lacks (see shared design note).
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 2 minutes)"
   cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
@@ -48,9 +58,9 @@ if ! command -v wasm-pack >/dev/null; then
   cargo install -q wasm-pack --locked || cargo install -q wasm-pack
 fi
 
-# 4. npm dev-dependencies.
-cd "$(dirname "$0")/.."
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# 4. npm dev-dependencies (puppeteer-core for the page tests; it never downloads a browser).
+if [ ! -d node_modules/puppeteer-core ] || [ ! -f node_modules/.package-lock.json ] ||
+   [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dev-dependencies"
   npm ci --no-audit --no-fund --loglevel=error
 fi

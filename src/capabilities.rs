@@ -96,7 +96,8 @@ impl Capabilities {
         let get = |name: &str| Reflect::get(&global, &JsValue::from_str(name)).ok();
         let workers = get("Worker").is_some_and(|v| v.is_function());
         let shared_array_buffer = get("SharedArrayBuffer").is_some_and(|v| v.is_function());
-        let cross_origin_isolated = get("crossOriginIsolated").and_then(|v| v.as_bool()) == Some(true);
+        let cross_origin_isolated =
+            get("crossOriginIsolated").and_then(|v| v.as_bool()) == Some(true);
         let hardware_concurrency = get("navigator")
             .and_then(|nav| Reflect::get(&nav, &JsValue::from_str("hardwareConcurrency")).ok())
             .and_then(|n| n.as_f64())

@@ -35,7 +35,10 @@ pub fn worker_main(port: MessagePort) {
 
 fn dispatch(data: &JsValue) {
     let Some(bytes) = message_bytes(data) else {
-        return reply_failure(0, protocol_failure("a call was not an [ArrayBuffer, ...] message"));
+        return reply_failure(
+            0,
+            protocol_failure("a call was not an [ArrayBuffer, ...] message"),
+        );
     };
     let (envelope, payload) = match Envelope::decode(&bytes) {
         Ok(decoded) => decoded,
@@ -50,7 +53,10 @@ fn dispatch(data: &JsValue) {
         ..
     } = envelope
     else {
-        return reply_failure(envelope.id(), protocol_failure("an isolate only accepts calls"));
+        return reply_failure(
+            envelope.id(),
+            protocol_failure("an isolate only accepts calls"),
+        );
     };
     if let Err(why) = check_function_index(trampoline).and(check_function_index(task)) {
         return reply_failure(id, protocol_failure(why));
@@ -78,7 +84,9 @@ fn dispatch(data: &JsValue) {
 fn check_function_index(index: u32) -> Result<(), String> {
     let table: js_sys::WebAssembly::Table = wasm_bindgen::function_table().unchecked_into();
     if index == 0 || index >= table.length() {
-        return Err(format!("function index {index} is not in this module's table"));
+        return Err(format!(
+            "function index {index} is not in this module's table"
+        ));
     }
     Ok(())
 }
@@ -114,7 +122,8 @@ fn post(bytes: &[u8]) {
         if let Ok(port) = port.try_borrow() {
             if let Some(port) = port.as_ref() {
                 // A failed post means the parent is gone; there is no one left to tell.
-                let _ = port.post_message_with_transferable(&Array::of1(&buffer), &Array::of1(&buffer));
+                let _ =
+                    port.post_message_with_transferable(&Array::of1(&buffer), &Array::of1(&buffer));
             }
         }
     });

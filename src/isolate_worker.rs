@@ -63,7 +63,11 @@ pub(crate) struct IsolateWorker {
 
 fn js_message(e: &JsValue) -> String {
     if let Some(err) = e.dyn_ref::<js_sys::Error>() {
-        return format!("{}: {}", String::from(err.name()), String::from(err.message()));
+        return format!(
+            "{}: {}",
+            String::from(err.name()),
+            String::from(err.message())
+        );
     }
     e.as_string().unwrap_or_else(|| format!("{e:?}"))
 }
@@ -78,11 +82,10 @@ impl IsolateWorker {
     /// Starts a worker. Events arrive on `sink`, never synchronously from this call.
     pub(crate) fn spawn(config: &WorkerConfig, sink: EventSink) -> Result<Self, IsolateError> {
         let name = format!("wasm-isolates:{}", config.debug_name);
-        let worker = crate::host::create_isolate_worker(&name).map_err(|e| {
-            IsolateError::StartFailed {
+        let worker =
+            crate::host::create_isolate_worker(&name).map_err(|e| IsolateError::StartFailed {
                 message: js_message(&e),
-            }
-        })?;
+            })?;
         let channel = MessageChannel::new().map_err(|e| IsolateError::Js {
             message: js_message(&e),
         })?;
@@ -128,13 +131,11 @@ impl IsolateWorker {
                 }
             })
         };
-        worker.add_event_listener_with_callback(
-            "message",
-            on_worker_message.as_ref().unchecked_ref(),
-        )
-        .map_err(|e| IsolateError::Js {
-            message: js_message(&e),
-        })?;
+        worker
+            .add_event_listener_with_callback("message", on_worker_message.as_ref().unchecked_ref())
+            .map_err(|e| IsolateError::Js {
+                message: js_message(&e),
+            })?;
 
         let on_worker_error = {
             let sink = sink.clone();
@@ -189,18 +190,14 @@ impl IsolateWorker {
                             stop_watching.set(stop.dyn_into::<js_sys::Function>().ok());
                             WorkerEvent::Ready
                         }
-                        "start-failed" => {
-                            WorkerEvent::Fatal(IsolateError::StartFailed { message })
-                        }
+                        "start-failed" => WorkerEvent::Fatal(IsolateError::StartFailed { message }),
                         "close" => WorkerEvent::Fatal(IsolateError::WorkerDied {
                             reason: "the worker called close()".into(),
                         }),
-                        "unhandledrejection" => {
-                            WorkerEvent::Fatal(IsolateError::WorkerError {
-                                message: format!("unhandled promise rejection: {message}"),
-                                stack,
-                            })
-                        }
+                        "unhandledrejection" => WorkerEvent::Fatal(IsolateError::WorkerError {
+                            message: format!("unhandled promise rejection: {message}"),
+                            stack,
+                        }),
                         _ => WorkerEvent::Fatal(IsolateError::WorkerError { message, stack }),
                     };
                     sink(ev);

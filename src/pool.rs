@@ -59,13 +59,20 @@ impl PoolBuilder {
         let caps = Capabilities::detect();
         if !caps.workers || !caps.module_workers {
             return Err(IsolateError::Unsupported {
-                capability: if caps.workers { "module Worker" } else { "Worker" }.into(),
+                capability: if caps.workers {
+                    "module Worker"
+                } else {
+                    "Worker"
+                }
+                .into(),
                 message: "isolates are Web Workers loading ES modules; this host has none".into(),
             });
         }
-        let size = self
-            .size
-            .unwrap_or_else(|| (caps.hardware_concurrency as usize).saturating_sub(1).max(1));
+        let size = self.size.unwrap_or_else(|| {
+            (caps.hardware_concurrency as usize)
+                .saturating_sub(1)
+                .max(1)
+        });
         let config = WorkerConfig {
             glue_url: self.glue_url.unwrap_or_else(crate::host::glue_url),
             debug_name: self.debug_name,
@@ -243,7 +250,10 @@ impl PoolInner {
         message: Vec<u8>,
     ) -> oneshot::Receiver<Result<ReplyPayload, IsolateError>> {
         let (reply, receiver) = oneshot::channel();
-        self.state.borrow_mut().queue.push_back(Job { id, message, reply });
+        self.state
+            .borrow_mut()
+            .queue
+            .push_back(Job { id, message, reply });
         self.pump();
         receiver
     }
@@ -328,15 +338,19 @@ impl PoolInner {
                 }
                 WorkerEvent::Reply { id, result } => {
                     let slot = &mut state.slots[index];
-                    let matches_call =
-                        matches!(&slot.state, SlotState::Busy(f) if f.id == id || id == 0);
-                    if !matches_call {
-                        return; // not for the call in flight; nothing to settle
-                    }
+                    // One call per worker at a time, so any reply answers the call in flight; a
+                    // late reply to an idle worker has no one to settle.
                     let SlotState::Busy(in_flight) =
                         std::mem::replace(&mut slot.state, SlotState::Idle)
                     else {
                         return;
+                    };
+                    let result = match result {
+                        Ok(_) if id != in_flight.id => Err(IsolateError::protocol(format!(
+                            "reply for call {id} while call {} was in flight",
+                            in_flight.id
+                        ))),
+                        other => other,
                     };
                     // A panic aborts the instance: that worker cannot run another task.
                     let poisoned = matches!(result, Err(IsolateError::Panicked { .. }));

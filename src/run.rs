@@ -105,8 +105,13 @@ mod imp {
                 return Ok(pool.clone());
             }
             let caps = crate::Capabilities::detect();
-            let size = (caps.hardware_concurrency as usize).saturating_sub(1).clamp(1, 4);
-            let pool = IsolatePool::builder().size(size).debug_name("run").build()?;
+            let size = (caps.hardware_concurrency as usize)
+                .saturating_sub(1)
+                .clamp(1, 4);
+            let pool = IsolatePool::builder()
+                .size(size)
+                .debug_name("run")
+                .build()?;
             *cell.borrow_mut() = Some(pool.clone());
             Ok(pool)
         })

@@ -54,17 +54,10 @@ async function start({ module, glueUrl, port, lockName }) {
     event.preventDefault();
     report('unhandledrejection', event.reason);
   });
-  // A worker that closes itself sends no event to its parent; tell it first.
-  const close = globalThis.close.bind(globalThis);
-  globalThis.close = () => {
-    report('close', 'the worker called close()');
-    close();
-  };
-
   // Death watch: hold a Web Lock for the worker's whole life. The parent queues a request for the
-  // same lock, granted only when this worker is gone (crash, OOM, terminate, close), which is the
-  // one signal browsers give for a dead worker. Web Locks need a secure context; without them
-  // the parent relies on the bridged events above.
+  // same lock, granted only when this worker is gone (close(), crash, OOM, terminate), which is
+  // the one signal browsers give for a dead worker. Web Locks need a secure context; elsewhere we
+  // can at least report close(), since a worker that closes itself sends its parent no event.
   if (lockName && globalThis.navigator?.locks) {
     await new Promise((held) => {
       globalThis.navigator.locks.request(lockName, () => {
@@ -72,6 +65,12 @@ async function start({ module, glueUrl, port, lockName }) {
         return new Promise(() => {});
       });
     });
+  } else {
+    const close = globalThis.close.bind(globalThis);
+    globalThis.close = () => {
+      report('close', 'the worker called close()');
+      close();
+    };
   }
 
   let glue;

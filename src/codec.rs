@@ -6,23 +6,29 @@
 //! every serde type works, including `serde_json::Value`, untagged enums and `#[serde(flatten)]`,
 //! which non-self-describing formats reject.
 
+use crate::attachments::{self, Attachments};
 use crate::IsolateError;
 use serde::{de::DeserializeOwned, Serialize};
 
 /// Serializes `value` after `reserve` zero bytes (room for the envelope header, written later
-/// in place, so the payload is never copied to prepend it).
+/// in place, so the payload is never copied to prepend it), collecting the JS values it carries.
 pub(crate) fn encode_after<T: Serialize + ?Sized>(
     reserve: usize,
     value: &T,
-) -> Result<Vec<u8>, IsolateError> {
+) -> Result<(Vec<u8>, Attachments), IsolateError> {
     let mut out = vec![0u8; reserve];
-    rmp_serde::encode::write(&mut out, value).map_err(IsolateError::codec)?;
-    Ok(out)
+    let (result, attached) = attachments::collect(|| rmp_serde::encode::write(&mut out, value));
+    result.map_err(IsolateError::codec)?;
+    Ok((out, attached))
 }
 
-/// Deserializes a value of type `T` from `bytes`.
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, IsolateError> {
-    rmp_serde::from_slice(bytes).map_err(IsolateError::codec)
+/// Deserializes a value of type `T` from `bytes`, taking the JS values it refers to from
+/// `attached`.
+pub(crate) fn decode<T: DeserializeOwned>(
+    bytes: &[u8],
+    attached: Attachments,
+) -> Result<T, IsolateError> {
+    attachments::provide(attached, || rmp_serde::from_slice(bytes)).map_err(IsolateError::codec)
 }
 
 #[cfg(test)]
@@ -41,23 +47,29 @@ mod tests {
     #[test]
     fn round_trips_self_describing_types() {
         let v = vec![Untagged::Num(1.5), Untagged::Text("a".into())];
-        let bytes = encode_after(3, &v).unwrap();
+        let (bytes, _) = encode_after(3, &v).unwrap();
         assert_eq!(&bytes[..3], &[0, 0, 0]);
-        assert_eq!(decode::<Vec<Untagged>>(&bytes[3..]).unwrap(), v);
+        assert_eq!(
+            decode::<Vec<Untagged>>(&bytes[3..], Attachments::default()).unwrap(),
+            v
+        );
         let m: BTreeMap<String, u64> = [("k".to_string(), u64::MAX)].into();
-        let bytes = encode_after(0, &m).unwrap();
-        assert_eq!(decode::<BTreeMap<String, u64>>(&bytes).unwrap(), m);
+        let (bytes, _) = encode_after(0, &m).unwrap();
+        assert_eq!(
+            decode::<BTreeMap<String, u64>>(&bytes, Attachments::default()).unwrap(),
+            m
+        );
     }
 
     #[test]
     fn wrong_type_is_a_codec_error() {
-        let bytes = encode_after(0, &"text").unwrap();
+        let (bytes, _) = encode_after(0, &"text").unwrap();
         assert!(matches!(
-            decode::<u32>(&bytes),
+            decode::<u32>(&bytes, Attachments::default()),
             Err(IsolateError::Codec { .. })
         ));
         assert!(matches!(
-            decode::<u32>(&[0xc1]),
+            decode::<u32>(&[0xc1], Attachments::default()),
             Err(IsolateError::Codec { .. })
         ));
     }

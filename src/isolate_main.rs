@@ -4,10 +4,10 @@
 //! runs the task, and replies. A panic hook reports a panicking task's message and location on
 //! the port *before* the instance aborts, so the parent learns why its task ended.
 
-use crate::isolate_worker::message_bytes;
+use crate::attachments::Attachments;
+use crate::isolate_worker::{check_attachment_count, message_parts, post_message};
 use crate::protocol::{Envelope, Failure, FailureCode, DONE_HEADER_LEN};
 use crate::task::{TaskFuture, TaskOutput, TaskRef};
-use js_sys::{Array, Uint8Array};
 use std::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -34,7 +34,7 @@ pub fn worker_main(port: MessagePort) {
 }
 
 fn dispatch(data: &JsValue) {
-    let Some(bytes) = message_bytes(data) else {
+    let Some((bytes, attached)) = message_parts(data) else {
         return reply_failure(
             0,
             protocol_failure("a call was not an [ArrayBuffer, ...] message"),
@@ -50,7 +50,7 @@ fn dispatch(data: &JsValue) {
         id,
         trampoline,
         task,
-        ..
+        attachments,
     } = envelope
     else {
         return reply_failure(
@@ -61,6 +61,9 @@ fn dispatch(data: &JsValue) {
     if let Err(why) = check_function_index(trampoline).and(check_function_index(task)) {
         return reply_failure(id, protocol_failure(why));
     }
+    if let Err(e) = check_attachment_count(attachments, &attached) {
+        return reply_failure(id, protocol_failure(e));
+    }
     let offset = bytes.len() - payload.len();
     let task = TaskRef {
         trampoline: trampoline as usize,
@@ -70,7 +73,7 @@ fn dispatch(data: &JsValue) {
     // SAFETY: the call came on this worker's private port, which only the parent that created the
     // worker holds; that parent runs the same module and built `task` with `TaskRef::sync` or
     // `TaskRef::future`. See the README's trust model.
-    match unsafe { task.invoke(&bytes[offset..], DONE_HEADER_LEN) } {
+    match unsafe { task.invoke(&bytes[offset..], attached, DONE_HEADER_LEN) } {
         TaskFuture::Ready(output) => finish(id, output),
         TaskFuture::Pending(future) => wasm_bindgen_futures::spawn_local(async move {
             let output = future.await;
@@ -102,31 +105,36 @@ fn protocol_failure(e: impl std::fmt::Display) -> Failure {
 fn finish(id: u64, output: TaskOutput) {
     CURRENT_CALL.with(|c| c.set(0));
     match output {
-        Ok(mut message) => {
-            Envelope::Done { id, attachments: 0 }.write_header(&mut message);
-            post(&message);
+        Ok((mut message, attached)) => {
+            Envelope::Done {
+                id,
+                attachments: attached.len() as u32,
+            }
+            .write_header(&mut message);
+            if let Err(e) = post(&message, attached) {
+                // E.g. a Transferable holding something the browser cannot clone.
+                reply_failure(id, protocol_failure(e).with_code(FailureCode::Codec));
+            }
         }
         Err(failure) => reply_failure(id, failure),
     }
 }
 
 fn reply_failure(id: u64, failure: Failure) {
-    post(&Envelope::Failed { id, failure }.encode(&[]));
+    // A failure reply holds only strings, so posting it can fail only when the parent is gone,
+    // and then there is no one left to tell.
+    let _ = post(
+        &Envelope::Failed { id, failure }.encode(&[]),
+        Attachments::default(),
+    );
 }
 
-fn post(bytes: &[u8]) {
-    let array = Uint8Array::new_with_length(bytes.len() as u32);
-    array.copy_from(bytes);
-    let buffer = array.buffer();
-    let _ = PORT.try_with(|port| {
-        if let Ok(port) = port.try_borrow() {
-            if let Some(port) = port.as_ref() {
-                // A failed post means the parent is gone; there is no one left to tell.
-                let _ =
-                    port.post_message_with_transferable(&Array::of1(&buffer), &Array::of1(&buffer));
-            }
-        }
-    });
+fn post(bytes: &[u8], attached: Attachments) -> Result<(), crate::IsolateError> {
+    PORT.try_with(|port| match port.try_borrow().ok().as_deref() {
+        Some(Some(port)) => post_message(port, bytes, attached),
+        _ => Err(crate::IsolateError::Closed),
+    })
+    .unwrap_or(Err(crate::IsolateError::Closed))
 }
 
 fn report_panic(info: &std::panic::PanicHookInfo<'_>) {

@@ -1,6 +1,7 @@
 //! The parent's side of one isolate's Web Worker: start-up handshake, sending calls, and turning
 //! everything the worker or the browser reports into [`WorkerEvent`]s.
 
+use crate::attachments::Attachments;
 use crate::protocol::Envelope;
 use crate::IsolateError;
 use js_sys::{Array, ArrayBuffer, Object, Reflect, Uint8Array};
@@ -24,13 +25,20 @@ pub(crate) enum WorkerEvent {
     Fatal(IsolateError),
 }
 
-/// The bytes of a `done` reply and where its payload starts.
+/// The bytes of a `done` reply, where its payload starts, and the JS values it carries.
 pub(crate) struct ReplyPayload {
     bytes: Vec<u8>,
     offset: usize,
+    attachments: Attachments,
 }
 
 impl ReplyPayload {
+    /// Decodes the reply's payload as a `T`.
+    pub(crate) fn decode<T: serde::de::DeserializeOwned>(self) -> Result<T, IsolateError> {
+        crate::codec::decode(&self.bytes[self.offset..], self.attachments)
+    }
+
+    /// The raw payload bytes (for protocol tests).
     pub(crate) fn payload(&self) -> &[u8] {
         &self.bytes[self.offset..]
     }
@@ -235,16 +243,9 @@ impl IsolateWorker {
         })
     }
 
-    /// Sends one encoded message; its buffer is transferred, not copied.
-    pub(crate) fn post(&self, bytes: &[u8]) -> Result<(), IsolateError> {
-        let array = Uint8Array::new_with_length(bytes.len() as u32);
-        array.copy_from(bytes);
-        let buffer = array.buffer();
-        self.port
-            .post_message_with_transferable(&Array::of1(&buffer), &Array::of1(&buffer))
-            .map_err(|e| IsolateError::Js {
-                message: js_message(&e),
-            })
+    /// Sends one encoded message; its buffer and attachments are transferred, not copied.
+    pub(crate) fn post(&self, bytes: &[u8], attachments: Attachments) -> Result<(), IsolateError> {
+        post_message(&self.port, bytes, attachments)
     }
 }
 
@@ -267,9 +268,30 @@ impl Drop for IsolateWorker {
     }
 }
 
+/// Posts `bytes` (copied once into a new `ArrayBuffer`, which is then transferred) with its
+/// attachments on `port`. A `DataCloneError` (an attachment the browser cannot clone) is a codec
+/// error.
+pub(crate) fn post_message(
+    port: &MessagePort,
+    bytes: &[u8],
+    attachments: Attachments,
+) -> Result<(), IsolateError> {
+    let array = Uint8Array::new_with_length(bytes.len() as u32);
+    array.copy_from(bytes);
+    let list: Array = attachments.0.into_iter().collect();
+    crate::host::post_envelope(port, &array.buffer(), &list).map_err(|e| {
+        let message = js_message(&e);
+        if message.starts_with("DataCloneError") {
+            IsolateError::Codec { message }
+        } else {
+            IsolateError::Js { message }
+        }
+    })
+}
+
 /// Turns a port message from the Rust dispatcher into an event.
 fn decode_reply(data: &JsValue) -> WorkerEvent {
-    let Some(bytes) = message_bytes(data) else {
+    let Some((bytes, attachments)) = message_parts(data) else {
         return WorkerEvent::Reply {
             id: 0,
             result: Err(IsolateError::protocol(
@@ -278,12 +300,14 @@ fn decode_reply(data: &JsValue) -> WorkerEvent {
         };
     };
     match Envelope::decode(&bytes) {
-        Ok((Envelope::Done { id, .. }, payload)) => {
+        Ok((Envelope::Done { id, attachments: n }, payload)) => {
             let offset = bytes.len() - payload.len();
-            WorkerEvent::Reply {
-                id,
-                result: Ok(ReplyPayload { bytes, offset }),
-            }
+            let result = check_attachment_count(n, &attachments).map(|()| ReplyPayload {
+                bytes,
+                offset,
+                attachments,
+            });
+            WorkerEvent::Reply { id, result }
         }
         Ok((Envelope::Failed { id, failure }, _)) => WorkerEvent::Reply {
             id,
@@ -300,9 +324,26 @@ fn decode_reply(data: &JsValue) -> WorkerEvent {
     }
 }
 
-/// The bytes of a `[ArrayBuffer, ...attachments]` message, copied into wasm memory.
-pub(crate) fn message_bytes(data: &JsValue) -> Option<Vec<u8>> {
+/// Splits a `[ArrayBuffer, ...attachments]` message: the bytes (copied into wasm memory) and
+/// the attachments.
+pub(crate) fn message_parts(data: &JsValue) -> Option<(Vec<u8>, Attachments)> {
     let array = data.dyn_ref::<Array>()?;
     let buffer = array.get(0).dyn_into::<ArrayBuffer>().ok()?;
-    Some(Uint8Array::new(&buffer).to_vec())
+    let attachments = array.iter().skip(1).collect();
+    Some((Uint8Array::new(&buffer).to_vec(), Attachments(attachments)))
+}
+
+/// The header's attachment count must match what arrived.
+pub(crate) fn check_attachment_count(
+    declared: u32,
+    attachments: &Attachments,
+) -> Result<(), IsolateError> {
+    if declared as usize == attachments.len() {
+        Ok(())
+    } else {
+        Err(IsolateError::protocol(format!(
+            "message declares {declared} attachments but carries {}",
+            attachments.len()
+        )))
+    }
 }

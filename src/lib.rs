@@ -32,12 +32,14 @@
 
 #![warn(missing_docs)]
 
+mod attachments;
 mod capabilities;
 mod codec;
 mod error;
 pub mod protocol;
 mod run;
 mod task;
+pub mod transfer;
 
 #[cfg(target_arch = "wasm32")]
 mod host;
@@ -55,3 +57,6 @@ pub use error::IsolateError;
 #[cfg(target_arch = "wasm32")]
 pub use pool::{IsolatePool, PoolBuilder};
 pub use run::{compute, run, run_async};
+#[cfg(target_arch = "wasm32")]
+pub use transfer::Transferable;
+pub use transfer::{Element, TransferBuffer};

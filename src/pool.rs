@@ -1,5 +1,6 @@
 //! [`IsolatePool`]: a set of warm isolates that run one-shot tasks in FIFO order.
 
+use crate::attachments::Attachments;
 use crate::isolate_worker::{IsolateWorker, ReplyPayload, WorkerConfig, WorkerEvent};
 use crate::protocol::{Envelope, CALL_HEADER_LEN};
 use crate::task::TaskRef;
@@ -140,6 +141,7 @@ enum SlotState {
 struct Job {
     id: u64,
     message: Vec<u8>,
+    attachments: Attachments,
     reply: oneshot::Sender<Result<ReplyPayload, IsolateError>>,
 }
 
@@ -199,24 +201,24 @@ impl IsolatePool {
         task: TaskRef,
         input: &I,
     ) -> impl Future<Output = Result<O, IsolateError>> + 'static {
-        let receiver = codec::encode_after(CALL_HEADER_LEN, input).map(|mut message| {
-            let id = self.inner.next_id();
-            Envelope::Call {
-                id,
-                trampoline: task.trampoline as u32,
-                task: task.task as u32,
-                attachments: 0,
-            }
-            .write_header(&mut message);
-            self.inner.enqueue(id, message)
-        });
+        let receiver =
+            codec::encode_after(CALL_HEADER_LEN, input).map(|(mut message, attached)| {
+                let id = self.inner.next_id();
+                Envelope::Call {
+                    id,
+                    trampoline: task.trampoline as u32,
+                    task: task.task as u32,
+                    attachments: attached.len() as u32,
+                }
+                .write_header(&mut message);
+                self.inner.enqueue(id, message, attached)
+            });
         async move {
-            let reply = match receiver?.await {
-                Ok(reply) => reply?,
+            match receiver?.await {
+                Ok(reply) => reply?.decode(),
                 // The sender went away without a reply: the pool was dropped.
-                Err(oneshot::Canceled) => return Err(IsolateError::Closed),
-            };
-            codec::decode(reply.payload())
+                Err(oneshot::Canceled) => Err(IsolateError::Closed),
+            }
         }
     }
 
@@ -227,7 +229,7 @@ impl IsolatePool {
         message: Vec<u8>,
     ) -> impl Future<Output = Result<Vec<u8>, IsolateError>> + 'static {
         let id = self.inner.next_id();
-        let receiver = self.inner.enqueue(id, message);
+        let receiver = self.inner.enqueue(id, message, Attachments::default());
         async move {
             match receiver.await {
                 Ok(reply) => reply.map(|r| r.payload().to_vec()),
@@ -248,12 +250,15 @@ impl PoolInner {
         self: &Rc<Self>,
         id: u64,
         message: Vec<u8>,
+        attachments: Attachments,
     ) -> oneshot::Receiver<Result<ReplyPayload, IsolateError>> {
         let (reply, receiver) = oneshot::channel();
-        self.state
-            .borrow_mut()
-            .queue
-            .push_back(Job { id, message, reply });
+        self.state.borrow_mut().queue.push_back(Job {
+            id,
+            message,
+            attachments,
+            reply,
+        });
         self.pump();
         receiver
     }
@@ -277,7 +282,7 @@ impl PoolInner {
                 // Re-borrow the slot: `state.queue` and `state.slots` are disjoint fields.
                 let slot = state.slots.iter_mut().find(|s| s.id == slot_id);
                 let Some(slot) = slot else { return };
-                match slot.worker.post(&job.message) {
+                match slot.worker.post(&job.message, job.attachments) {
                     Ok(()) => {
                         slot.state = SlotState::Busy(InFlight {
                             id: job.id,

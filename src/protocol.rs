@@ -90,6 +90,14 @@ pub enum FailureCode {
     Protocol = 3,
 }
 
+impl Failure {
+    /// The same failure with another code.
+    pub fn with_code(mut self, code: FailureCode) -> Self {
+        self.code = code;
+        self
+    }
+}
+
 impl FailureCode {
     fn from_u8(b: u8) -> Option<Self> {
         match b {

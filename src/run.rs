@@ -131,6 +131,7 @@ mod imp {
 /// build behave alike (including codec errors and panics becoming `Err`).
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
+    use crate::attachments::Attachments;
     use crate::protocol::CALL_HEADER_LEN;
     use crate::task::{TaskFuture, TaskRef};
     use crate::{codec, IsolateError};
@@ -147,14 +148,16 @@ mod imp {
         I: Serialize + 'static,
         O: DeserializeOwned + 'static,
     {
-        let message = codec::encode_after(CALL_HEADER_LEN, &input)?;
+        let (message, _) = codec::encode_after(CALL_HEADER_LEN, &input)?;
         let (tx, rx) = oneshot::channel();
         std::thread::Builder::new()
             .name("wasm-isolates-task".into())
             .spawn(move || {
                 let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
                     // SAFETY: `task` was built by `TaskRef::sync`/`future` in this process.
-                    match unsafe { task.invoke(&message[CALL_HEADER_LEN..], 0) } {
+                    match unsafe {
+                        task.invoke(&message[CALL_HEADER_LEN..], Attachments::default(), 0)
+                    } {
                         TaskFuture::Ready(out) => out,
                         TaskFuture::Pending(fut) => block_on(fut),
                     }
@@ -165,7 +168,7 @@ mod imp {
                 message: e.to_string(),
             })?;
         match rx.await {
-            Ok(Ok(Ok(bytes))) => codec::decode(&bytes),
+            Ok(Ok(Ok((bytes, attached)))) => codec::decode(&bytes, attached),
             Ok(Ok(Err(failure))) => Err(failure.into()),
             Ok(Err(panic)) => Err(IsolateError::Panicked {
                 message: panic

@@ -7,6 +7,7 @@
 //! separate worker binary — the same contract as Dart's `compute()`, which takes top-level
 //! functions only.
 
+use crate::attachments::Attachments;
 use crate::codec;
 use crate::protocol::{Failure, FailureCode};
 use crate::IsolateError;
@@ -14,8 +15,9 @@ use serde::{de::DeserializeOwned, Serialize};
 use std::future::Future;
 use std::pin::Pin;
 
-/// What a trampoline yields: the encoded output (after `reserve` header bytes) or a failure.
-pub(crate) type TaskOutput = Result<Vec<u8>, Failure>;
+/// What a trampoline yields: the encoded output (after `reserve` header bytes) with its
+/// attachments, or a failure.
+pub(crate) type TaskOutput = Result<(Vec<u8>, Attachments), Failure>;
 
 /// A task's result, immediately for a sync task, as a future for an async one.
 pub(crate) enum TaskFuture {
@@ -23,8 +25,9 @@ pub(crate) enum TaskFuture {
     Pending(Pin<Box<dyn Future<Output = TaskOutput>>>),
 }
 
-/// The erased shape every trampoline has: `(task pointer, input bytes, header reserve)`.
-pub(crate) type Trampoline = fn(usize, &[u8], usize) -> TaskFuture;
+/// The erased shape every trampoline has:
+/// `(task pointer, input bytes, input attachments, output header reserve)`.
+pub(crate) type Trampoline = fn(usize, &[u8], Attachments, usize) -> TaskFuture;
 
 /// A task ready to send: the two function pointers as integers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,10 +68,15 @@ impl TaskRef {
     /// `self` must come from [`TaskRef::sync`] or [`TaskRef::future`] in this same program
     /// (same binary or same wasm module): the integers are reinterpreted as those exact
     /// function pointer types.
-    pub(crate) unsafe fn invoke(self, input: &[u8], reserve: usize) -> TaskFuture {
+    pub(crate) unsafe fn invoke(
+        self,
+        input: &[u8],
+        attached: Attachments,
+        reserve: usize,
+    ) -> TaskFuture {
         // SAFETY: the caller guarantees `trampoline` is a `Trampoline` of this program.
         let trampoline: Trampoline = unsafe { std::mem::transmute(self.trampoline) };
-        trampoline(self.task, input, reserve)
+        trampoline(self.task, input, attached, reserve)
     }
 }
 
@@ -84,7 +92,12 @@ fn codec_failure(e: IsolateError) -> Failure {
     }
 }
 
-fn sync_trampoline<I, O>(task: usize, input: &[u8], reserve: usize) -> TaskFuture
+fn sync_trampoline<I, O>(
+    task: usize,
+    input: &[u8],
+    attached: Attachments,
+    reserve: usize,
+) -> TaskFuture
 where
     I: DeserializeOwned,
     O: Serialize,
@@ -92,14 +105,19 @@ where
     // SAFETY: `task` was produced by `TaskRef::sync::<I, O>` from a `fn(I) -> O`, and this
     // trampoline was instantiated with the same `I` and `O` in the same call.
     let f: fn(I) -> O = unsafe { std::mem::transmute(task) };
-    let out = codec::decode::<I>(input)
+    let out = codec::decode::<I>(input, attached)
         .map(f)
         .and_then(|o| codec::encode_after(reserve, &o))
         .map_err(codec_failure);
     TaskFuture::Ready(out)
 }
 
-fn async_trampoline<I, O, F>(task: usize, input: &[u8], reserve: usize) -> TaskFuture
+fn async_trampoline<I, O, F>(
+    task: usize,
+    input: &[u8],
+    attached: Attachments,
+    reserve: usize,
+) -> TaskFuture
 where
     I: DeserializeOwned,
     O: Serialize,
@@ -107,7 +125,7 @@ where
 {
     // SAFETY: as in `sync_trampoline`, for `TaskRef::future::<I, O, F>`.
     let f: fn(I) -> F = unsafe { std::mem::transmute(task) };
-    match codec::decode::<I>(input) {
+    match codec::decode::<I>(input, attached) {
         Err(e) => TaskFuture::Ready(Err(codec_failure(e))),
         Ok(input) => {
             let fut = f(input);
@@ -141,41 +159,54 @@ mod tests {
     #[test]
     fn sync_task_round_trips_through_pointers() {
         let r = TaskRef::sync(double);
-        let input = codec::encode_after(0, &21u32).unwrap();
-        let out = block_on_ready(unsafe { r.invoke(&input, 2) }).unwrap();
+        let (input, _) = codec::encode_after(0, &21u32).unwrap();
+        let (out, _) =
+            block_on_ready(unsafe { r.invoke(&input, Attachments::default(), 2) }).unwrap();
         assert_eq!(&out[..2], &[0, 0]);
-        assert_eq!(codec::decode::<u32>(&out[2..]).unwrap(), 42);
+        assert_eq!(
+            codec::decode::<u32>(&out[2..], Attachments::default()).unwrap(),
+            42
+        );
     }
 
     #[test]
     fn non_capturing_closure_is_a_task() {
         let r = TaskRef::sync(|v: Vec<i32>| v.iter().sum::<i32>());
-        let input = codec::encode_after(0, &vec![1, 2, 3]).unwrap();
-        let out = block_on_ready(unsafe { r.invoke(&input, 0) }).unwrap();
-        assert_eq!(codec::decode::<i32>(&out).unwrap(), 6);
+        let (input, _) = codec::encode_after(0, &vec![1, 2, 3]).unwrap();
+        let (out, _) =
+            block_on_ready(unsafe { r.invoke(&input, Attachments::default(), 0) }).unwrap();
+        assert_eq!(
+            codec::decode::<i32>(&out, Attachments::default()).unwrap(),
+            6
+        );
     }
 
     #[test]
     fn bad_input_is_a_codec_failure_not_a_panic() {
         let r = TaskRef::sync(double);
-        let input = codec::encode_after(0, &"not a number").unwrap();
-        let err = block_on_ready(unsafe { r.invoke(&input, 0) }).unwrap_err();
+        let (input, _) = codec::encode_after(0, &"not a number").unwrap();
+        let err =
+            block_on_ready(unsafe { r.invoke(&input, Attachments::default(), 0) }).unwrap_err();
         assert_eq!(err.code, FailureCode::Codec);
         let r = TaskRef::future(greet);
-        let err = block_on_ready(unsafe { r.invoke(&[0xc1], 0) }).unwrap_err();
+        let err =
+            block_on_ready(unsafe { r.invoke(&[0xc1], Attachments::default(), 0) }).unwrap_err();
         assert_eq!(err.code, FailureCode::Codec);
     }
 
     #[test]
     fn async_task_yields_a_future() {
         let r = TaskRef::future(greet);
-        let input = codec::encode_after(0, &"dart").unwrap();
-        let fut = match unsafe { r.invoke(&input, 0) } {
+        let (input, _) = codec::encode_after(0, &"dart").unwrap();
+        let fut = match unsafe { r.invoke(&input, Attachments::default(), 0) } {
             TaskFuture::Pending(fut) => fut,
             TaskFuture::Ready(_) => panic!("expected a future"),
         };
-        let out = futures_executor_lite(fut).unwrap();
-        assert_eq!(codec::decode::<String>(&out).unwrap(), "hello dart");
+        let (out, _) = futures_executor_lite(fut).unwrap();
+        assert_eq!(
+            codec::decode::<String>(&out, Attachments::default()).unwrap(),
+            "hello dart"
+        );
     }
 
     /// Polls a future that never waits (our test futures complete on first poll).

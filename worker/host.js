@@ -70,3 +70,32 @@ export function globalContext() {
   if (typeof ServiceWorkerGlobalScope !== 'undefined' && globalThis instanceof ServiceWorkerGlobalScope) return 'service-worker';
   return 'other';
 }
+
+/**
+ * Posts a wasm-isolates message `[buffer, ...attachments]` on `port`, transferring `buffer` and
+ * every transferable attachment (each at most once: a buffer listed twice is a DataCloneError).
+ * Views over a SharedArrayBuffer are shared, not transferred; other values are cloned.
+ */
+export function postEnvelope(port, buffer, attachments) {
+  const transfer = new Set([buffer]);
+  for (const value of attachments) {
+    const t = transferableOf(value);
+    if (t !== null) transfer.add(t);
+  }
+  port.postMessage([buffer, ...attachments], [...transfer]);
+}
+
+const TRANSFERABLE_CLASSES = [
+  'MessagePort', 'ImageBitmap', 'OffscreenCanvas', 'ReadableStream', 'WritableStream',
+  'TransformStream', 'VideoFrame', 'AudioData', 'RTCDataChannel', 'MediaSourceHandle',
+];
+
+function transferableOf(value) {
+  if (value instanceof ArrayBuffer) return value;
+  if (ArrayBuffer.isView(value)) return value.buffer instanceof ArrayBuffer ? value.buffer : null;
+  for (const name of TRANSFERABLE_CLASSES) {
+    const C = globalThis[name];
+    if (typeof C === 'function' && value instanceof C) return value;
+  }
+  return null;
+}

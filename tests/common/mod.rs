@@ -1,11 +1,101 @@
 //! Tasks and checks shared by the browser-hosted and worker-hosted wasm test suites.
 
+pub mod image;
+
+/// Declares every shared test as a `#[wasm_bindgen_test]` in the including file, so the page- and
+/// worker-hosted suites stay the same list.
+#[macro_export]
+macro_rules! wasm_isolates_suite {
+    ($context:expr) => {
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        fn runs_in_the_expected_mode() {
+            common::assert_expected_mode($context);
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn run_compute_and_async_tasks() {
+            common::run_compute_and_async_tasks().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn tasks_run_in_an_isolate_concurrently() {
+            common::tasks_run_in_an_isolate_concurrently().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn an_isolate_can_run_tasks_itself() {
+            common::an_isolate_can_run_tasks_itself().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn panic_is_reported_and_the_next_task_succeeds() {
+            common::panic_is_reported_and_the_next_task_succeeds().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn worker_dying_mid_task_settles_the_task() {
+            common::worker_dying_mid_task_settles_the_task().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn unhandled_rejection_in_worker_is_reported() {
+            common::unhandled_rejection_in_worker_is_reported().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn malformed_envelopes_get_protocol_errors() {
+            common::malformed_envelopes_get_protocol_errors().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn codec_failures_are_typed() {
+            common::codec_failures_are_typed().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn worker_that_cannot_start_fails_each_task() {
+            common::worker_that_cannot_start_fails_each_task().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn dropping_a_pool_settles_its_queue() {
+            common::dropping_a_pool_settles_its_queue().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn transfer_detaches_the_senders_buffer() {
+            common::transfer_detaches_the_senders_buffer().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn transfer_detaches_the_isolates_buffer() {
+            common::transfer_detaches_the_isolates_buffer().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn nested_buffers_transfer_both_ways() {
+            common::nested_buffers_transfer_both_ways().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn js_transferables_travel_as_such() {
+            common::js_transferables_travel_as_such().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn image_resize_in_an_isolate() {
+            common::image_resize_in_an_isolate().await;
+        }
+    };
+}
+
 use futures_util::future::join_all;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use wasm_bindgen::prelude::*;
 use wasm_isolates::protocol::{Envelope, CALL_HEADER_LEN};
 use wasm_isolates::{
     compute, is_isolate, run, run_async, Capabilities, GlobalContext, IsolateError, IsolatePool,
+    TransferBuffer, Transferable,
 };
 
 #[wasm_bindgen(inline_js = r#"
@@ -16,6 +106,8 @@ export function userAgent() { return globalThis.navigator.userAgent; }
 export function closeSelf() { globalThis.close(); }
 export function rejectUnhandled(message) { Promise.reject(new Error(message)); }
 export function never() { return new Promise(() => {}); }
+export function stash(value) { globalThis.__stashed = value; }
+export function stashedByteLength() { return globalThis.__stashed.byteLength; }
 "#)]
 extern "C" {
     fn sleep(ms: u32) -> js_sys::Promise;
@@ -30,6 +122,9 @@ extern "C" {
     #[wasm_bindgen(js_name = rejectUnhandled)]
     fn reject_unhandled(message: &str);
     fn never() -> js_sys::Promise;
+    fn stash(value: &JsValue);
+    #[wasm_bindgen(js_name = stashedByteLength)]
+    fn stashed_byte_length() -> u32;
 }
 
 async fn wait(ms: u32) {
@@ -293,4 +388,176 @@ pub async fn dropping_a_pool_settles_its_queue() {
     drop(pool);
     assert_eq!(first.await, Err(IsolateError::Closed));
     assert_eq!(second.await, Err(IsolateError::Closed));
+}
+
+fn sum_bytes(buf: TransferBuffer<u8>) -> u64 {
+    buf.to_vec().iter().map(|&b| b as u64).sum()
+}
+
+/// Sending: the caller's ArrayBuffer is moved (detached), not copied.
+pub async fn transfer_detaches_the_senders_buffer() {
+    let len = 1 << 20;
+    let array = js_sys::Uint8Array::new_with_length(len);
+    array.fill(3, 0, len);
+    let kept = array.buffer();
+    let buffer = TransferBuffer::<u8>::from_array_buffer(kept.clone()).unwrap();
+    assert_eq!(kept.byte_length(), len);
+    assert_eq!(run(sum_bytes, buffer).await.unwrap(), 3 * len as u64);
+    assert_eq!(kept.byte_length(), 0, "the sender's buffer is detached");
+}
+
+fn make_and_stash(len: u32) -> TransferBuffer<f64> {
+    let buffer = TransferBuffer::from_slice(&vec![1.5; len as usize]);
+    stash(buffer.array_buffer());
+    buffer
+}
+
+/// Replying: the isolate's buffer is moved to the caller (detached in the isolate).
+pub async fn transfer_detaches_the_isolates_buffer() {
+    let pool = IsolatePool::builder().size(1).build().unwrap();
+    let got = pool.run(make_and_stash, 1000).await.unwrap();
+    assert_eq!(got.len(), 1000);
+    assert_eq!(
+        got.view().get_index(999),
+        1.5,
+        "read through a view, no copy"
+    );
+    assert_eq!(
+        pool.run(|_: ()| stashed_byte_length(), ()).await.unwrap(),
+        0
+    );
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub struct Frame {
+    id: u32,
+    samples: TransferBuffer<f32>,
+    tiles: Vec<TransferBuffer<u8>>,
+    mask: Option<TransferBuffer<i32>>,
+}
+
+fn process_frame(frame: Frame) -> Frame {
+    Frame {
+        id: frame.id + 1,
+        samples: TransferBuffer::from_slice(
+            &frame
+                .samples
+                .to_vec()
+                .iter()
+                .map(|s| s * 2.0)
+                .collect::<Vec<_>>(),
+        ),
+        tiles: frame.tiles.into_iter().rev().collect(),
+        mask: frame.mask,
+    }
+}
+
+/// Buffers nested anywhere in serde structs are found and transferred, both ways.
+pub async fn nested_buffers_transfer_both_ways() {
+    let samples = TransferBuffer::from_slice(&[1.0f32, 2.0, 3.0]);
+    let tiles: Vec<TransferBuffer<u8>> = vec![vec![1u8; 10].into(), vec![2u8; 20].into()];
+    let kept: Vec<js_sys::ArrayBuffer> = tiles.iter().map(|t| t.array_buffer().clone()).collect();
+    let kept_samples = samples.array_buffer().clone();
+    let frame = Frame {
+        id: 1,
+        samples,
+        tiles,
+        mask: Some(TransferBuffer::from_slice(&[-1, 0, 1])),
+    };
+    let out = run(process_frame, frame).await.unwrap();
+    assert_eq!(out.id, 2);
+    assert_eq!(out.samples.to_vec(), vec![2.0, 4.0, 6.0]);
+    assert_eq!(
+        out.tiles.iter().map(|t| t.len()).collect::<Vec<_>>(),
+        vec![20, 10]
+    );
+    assert_eq!(out.tiles[0].to_vec(), vec![2u8; 20]);
+    assert_eq!(out.mask.unwrap().to_vec(), vec![-1, 0, 1]);
+    assert!(kept.iter().all(|b| b.byte_length() == 0));
+    assert_eq!(kept_samples.byte_length(), 0);
+}
+
+fn greet_over_port(port: Transferable<web_sys::MessagePort>) -> bool {
+    port.0
+        .post_message(&JsValue::from_str("hello from the isolate"))
+        .is_ok()
+}
+
+fn view_sum(view: Transferable<js_sys::Float64Array>) -> f64 {
+    view.0.to_vec().iter().sum()
+}
+
+/// JS transferables travel as themselves: a MessagePort, a typed-array view.
+pub async fn js_transferables_travel_as_such() {
+    let channel = web_sys::MessageChannel::new().unwrap();
+    let (tx, rx) = futures_channel::oneshot::channel::<JsValue>();
+    let mut tx = Some(tx);
+    let on_message =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            if let Some(tx) = tx.take() {
+                let _ = tx.send(e.data());
+            }
+        });
+    channel
+        .port1()
+        .set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    assert!(run(greet_over_port, Transferable(channel.port2()))
+        .await
+        .unwrap());
+    assert_eq!(
+        rx.await.unwrap().as_string().unwrap(),
+        "hello from the isolate"
+    );
+    channel.port1().set_onmessage(None);
+
+    let view = js_sys::Float64Array::new_with_length(4);
+    view.fill(2.5, 0, 4);
+    assert_eq!(
+        run(view_sum, Transferable(view.clone())).await.unwrap(),
+        10.0
+    );
+    assert_eq!(view.length(), 0, "the view's buffer was transferred");
+
+    // The receiving side checks the type: a Uint8Array passed off as an ArrayBuffer (with an
+    // unchecked cast) is refused there.
+    let wrong: js_sys::ArrayBuffer = js_sys::Uint8Array::new_with_length(4).unchecked_into();
+    match run(
+        |b: Transferable<js_sys::ArrayBuffer>| b.0.byte_length(),
+        Transferable(wrong),
+    )
+    .await
+    {
+        Err(IsolateError::Codec { message }) => {
+            assert!(message.contains("ArrayBuffer"), "{message}")
+        }
+        other => panic!("expected Codec, got {other:?}"),
+    }
+}
+
+/// The seed's section 7: decode → resize → encode in an isolate; pixels move by transfer.
+pub async fn image_resize_in_an_isolate() {
+    let original = image::gradient(64, 48);
+    let pam = TransferBuffer::from_slice(&image::encode_pam(&original));
+    let kept = pam.array_buffer().clone();
+    let request = image::ResizeRequest {
+        pam,
+        width: 32,
+        height: 24,
+    };
+    let out = run(image::resize_task, request).await.unwrap().unwrap();
+    assert_eq!(kept.byte_length(), 0);
+    let resized = image::decode_pam(&out.to_vec()).unwrap();
+    assert_eq!((resized.width, resized.height), (32, 24));
+    assert_eq!(
+        resized,
+        image::resize(&original, 32, 24),
+        "same result as on this thread"
+    );
+    // Malformed input is an Err from the task, not a panic.
+    let bad = image::ResizeRequest {
+        pam: TransferBuffer::from_slice(b"P7\nnot an image"),
+        width: 1,
+        height: 1,
+    };
+    assert!(run(image::resize_task, bad).await.unwrap().is_err());
 }

@@ -150,7 +150,7 @@ for (const [engine, launchOptions] of Object.entries(ENGINES)) {
           assert.equal(caps.inIsolate, false);
           assert.ok(Number.isInteger(caps.hardwareConcurrency) && caps.hardwareConcurrency >= 1, `hardwareConcurrency ${caps.hardwareConcurrency}`);
 
-          const badge = await page.$eval('#badge-coi', (el) => el.textContent);
+          const badge = await page.evaluate(() => document.getElementById('badge-coi').textContent);
           assert.equal(badge, coi ? 'cross-origin isolated' : 'not cross-origin isolated');
 
           const isolate = await page.evaluate((n) => window.__demo.runSort('isolate', n), N);
@@ -164,7 +164,7 @@ for (const [engine, launchOptions] of Object.entries(ENGINES)) {
           assert.equal(main.length, N);
           assert.equal(main.sorted, true, `main-thread result: ${JSON.stringify(main)}`);
 
-          const rows = await page.$$eval('#results tbody tr', (trs) => trs.length);
+          const rows = await page.evaluate(() => document.querySelectorAll('#results tbody tr').length);
           assert.equal(rows, 2, 'one results-table row per run');
 
           const csp = await page.evaluate(() => window.__cspViolations);

@@ -65,8 +65,8 @@ pub fn resize(img: &Rgba, width: u32, height: u32) -> Rgba {
             for sy in y0..y1.min(img.height) {
                 for sx in x0..x1.min(img.width) {
                     let i = ((sy * img.width + sx) * 4) as usize;
-                    for c in 0..4 {
-                        acc[c] += img.pixels[i + c] as u32;
+                    for (a, &p) in acc.iter_mut().zip(&img.pixels[i..i + 4]) {
+                        *a += p as u32;
                     }
                 }
             }

@@ -24,6 +24,16 @@ extern "C" {
         attachments: &js_sys::Array,
     ) -> Result<(), JsValue>;
 
+    #[wasm_bindgen(js_name = startTimer)]
+    pub(crate) fn start_timer(ms: u32, callback: &js_sys::Function) -> JsValue;
+
+    #[wasm_bindgen(js_name = stopTimer)]
+    pub(crate) fn stop_timer(id: &JsValue);
+
+    /// An `Int32Array` of `words` over a new `SharedArrayBuffer`, or `null` without one.
+    #[wasm_bindgen(js_name = newControlBlock)]
+    pub(crate) fn new_control_block(words: u32) -> JsValue;
+
     #[wasm_bindgen(js_name = globalContext)]
     pub(crate) fn global_context() -> String;
 }

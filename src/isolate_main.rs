@@ -22,8 +22,9 @@ thread_local! {
 /// Entry point called by `worker/bootstrap.js` once the module is instantiated in the worker.
 #[doc(hidden)]
 #[wasm_bindgen(js_name = __wasm_isolates_worker_main)]
-pub fn worker_main(port: MessagePort) {
+pub fn worker_main(port: MessagePort, control: Option<js_sys::Int32Array>) {
     std::panic::set_hook(Box::new(report_panic));
+    crate::control::install(control);
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
         dispatch(&event.data());
     });
@@ -70,6 +71,7 @@ fn dispatch(data: &JsValue) {
         task: task as usize,
     };
     CURRENT_CALL.with(|c| c.set(id));
+    crate::control::set_current_call(id);
     // SAFETY: the call came on this worker's private port, which only the parent that created the
     // worker holds; that parent runs the same module and built `task` with `TaskRef::sync` or
     // `TaskRef::future`. See the README's trust model.
@@ -104,6 +106,7 @@ fn protocol_failure(e: impl std::fmt::Display) -> Failure {
 
 fn finish(id: u64, output: TaskOutput) {
     CURRENT_CALL.with(|c| c.set(0));
+    crate::control::set_current_call(0);
     match output {
         Ok((mut message, attached)) => {
             Envelope::Done {

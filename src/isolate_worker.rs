@@ -55,6 +55,20 @@ pub(crate) struct WorkerConfig {
 
 static NEXT_LOCK: AtomicU64 = AtomicU64::new(1);
 
+thread_local! {
+    static LIVE_WORKERS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// How many isolate workers this thread has started and not yet terminated (pools, `run`'s
+/// default pool and spawned isolates together). For leak checks and diagnostics.
+///
+/// ```no_run
+/// let before = wasm_isolates::live_workers();
+/// ```
+pub fn live_workers() -> usize {
+    LIVE_WORKERS.with(Cell::get)
+}
+
 type EventSink = Rc<dyn Fn(WorkerEvent)>;
 
 /// One running (or starting) isolate worker. Dropping it terminates the worker.
@@ -88,7 +102,11 @@ fn get_str(obj: &JsValue, key: &str) -> Option<String> {
 
 impl IsolateWorker {
     /// Starts a worker. Events arrive on `sink`, never synchronously from this call.
-    pub(crate) fn spawn(config: &WorkerConfig, sink: EventSink) -> Result<Self, IsolateError> {
+    pub(crate) fn spawn(
+        config: &WorkerConfig,
+        control: Option<&crate::control::ControlBlock>,
+        sink: EventSink,
+    ) -> Result<Self, IsolateError> {
         let name = format!("wasm-isolates:{}", config.debug_name);
         let worker =
             crate::host::create_isolate_worker(&name).map_err(|e| IsolateError::StartFailed {
@@ -111,7 +129,11 @@ impl IsolateWorker {
             .and_then(|_| set("module", &wasm_bindgen::module()))
             .and_then(|_| set("glueUrl", &JsValue::from_str(&config.glue_url)))
             .and_then(|_| set("port", &channel.port2()))
-            .and_then(|_| set("lockName", &JsValue::from_str(&lock_name)));
+            .and_then(|_| set("lockName", &JsValue::from_str(&lock_name)))
+            .and_then(|_| match control {
+                Some(block) => set("control", block.array()),
+                None => Ok(true),
+            });
         built.map_err(|e| IsolateError::Js {
             message: js_message(&e),
         })?;
@@ -231,6 +253,7 @@ impl IsolateWorker {
         };
         port.set_onmessageerror(Some(on_port_messageerror.as_ref().unchecked_ref()));
 
+        LIVE_WORKERS.with(|n| n.set(n.get() + 1));
         Ok(IsolateWorker {
             worker,
             port,
@@ -265,6 +288,7 @@ impl Drop for IsolateWorker {
         self.port.set_onmessageerror(None);
         self.port.close();
         self.worker.terminate();
+        LIVE_WORKERS.with(|n| n.set(n.get().saturating_sub(1)));
     }
 }
 

@@ -35,6 +35,7 @@
 mod attachments;
 mod capabilities;
 mod codec;
+mod control;
 mod error;
 pub mod protocol;
 mod run;
@@ -51,11 +52,16 @@ mod isolate_worker;
 mod js;
 #[cfg(target_arch = "wasm32")]
 mod pool;
+#[cfg(target_arch = "wasm32")]
+mod timer;
 
 pub use capabilities::{is_isolate, Capabilities, GlobalContext};
+pub use control::{report_progress, CancellationToken};
 pub use error::IsolateError;
 #[cfg(target_arch = "wasm32")]
-pub use pool::{IsolatePool, PoolBuilder};
+pub use isolate_worker::live_workers;
+#[cfg(target_arch = "wasm32")]
+pub use pool::{IsolatePool, PoolBuilder, PoolStats, TaskHandle};
 pub use run::{compute, run, run_async};
 #[cfg(target_arch = "wasm32")]
 pub use transfer::Transferable;

@@ -1,26 +1,38 @@
-//! [`IsolatePool`]: a set of warm isolates that run one-shot tasks in FIFO order.
+//! [`IsolatePool`]: warm isolates running one-shot tasks first in, first out, with a bounded
+//! queue, timeouts, cancellation and replacement of dead workers.
 
 use crate::attachments::Attachments;
+use crate::control::{self, ControlBlock};
 use crate::isolate_worker::{IsolateWorker, ReplyPayload, WorkerConfig, WorkerEvent};
 use crate::protocol::{Envelope, CALL_HEADER_LEN};
 use crate::task::TaskRef;
+use crate::timer::Timer;
 use crate::{codec, Capabilities, IsolateError};
 use futures_channel::oneshot;
 use serde::{de::DeserializeOwned, Serialize};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-/// Options for an [`IsolatePool`]. Build one with [`IsolatePool::builder`].
+/// Options for an [`IsolatePool`]; start with [`IsolatePool::builder`]. Every option has a
+/// default, so `IsolatePool::builder().build()` is a working pool.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), wasm_isolates::IsolateError> {
+/// # fn demo() -> Result<(), wasm_isolates::IsolateError> {
+/// use std::time::Duration;
 /// use wasm_isolates::IsolatePool;
 ///
-/// let pool = IsolatePool::builder().size(2).debug_name("parser").build()?;
-/// let n: usize = pool.run(|s: String| s.len(), "hello".to_string()).await?;
-/// assert_eq!(n, 5);
+/// let pool = IsolatePool::builder()
+///     .size(3)
+///     .max_queue(1000)
+///     .task_timeout(Duration::from_secs(5))
+///     .prewarm(true)
+///     .build()?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -28,15 +40,59 @@ use std::rc::{Rc, Weak};
 #[must_use]
 pub struct PoolBuilder {
     size: Option<usize>,
+    max_queue: usize,
+    task_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    cancel_grace: Duration,
+    prewarm: bool,
     glue_url: Option<String>,
     debug_name: String,
 }
 
 impl PoolBuilder {
-    /// How many isolates the pool runs at most. Default: `hardwareConcurrency - 1`, at least 1.
-    /// Isolates start when tasks arrive and then stay warm for the next ones.
+    /// How many isolates run at once. Default: `hardwareConcurrency - 1`, at least 1.
     pub fn size(mut self, size: usize) -> Self {
         self.size = Some(size.max(1));
+        self
+    }
+
+    /// How many tasks may wait in the queue (not counting running ones). When it is full,
+    /// [`IsolatePool::run`] still accepts the task but holds it back until a place frees up
+    /// (backpressure, in submission order), and [`IsolatePool::try_run`] refuses it with
+    /// [`IsolateError::QueueFull`]. Default: unbounded.
+    pub fn max_queue(mut self, max_queue: usize) -> Self {
+        self.max_queue = max_queue.max(1);
+        self
+    }
+
+    /// How long a task may *run*, counted from when an isolate starts it (time spent queued does
+    /// not count). A task over time settles with [`IsolateError::TimedOut`] and its worker is
+    /// terminated and replaced. Default: none.
+    pub fn task_timeout(mut self, timeout: Duration) -> Self {
+        self.task_timeout = Some(timeout);
+        self
+    }
+
+    /// Stops a worker that has been idle this long; the next task starts a new one. Default:
+    /// workers stay warm until the pool is dropped or closed.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Where `SharedArrayBuffer` exists, cancelling a running task first asks it to stop (its
+    /// [`CancellationToken`](crate::CancellationToken) turns true) and terminates its worker only
+    /// if it is still running after this grace period. Default: 100 ms.
+    pub fn cancel_grace(mut self, grace: Duration) -> Self {
+        self.cancel_grace = grace;
+        self
+    }
+
+    /// Start every worker when the pool is built, and start a replacement as soon as one is
+    /// lost, so the pool stays at full size. Default: `false` (workers start with the first
+    /// tasks, then stay warm).
+    pub fn prewarm(mut self, prewarm: bool) -> Self {
+        self.prewarm = prewarm;
         self
     }
 
@@ -55,7 +111,7 @@ impl PoolBuilder {
     }
 
     /// Creates the pool. Fails with [`IsolateError::Unsupported`] where module workers are not
-    /// available. No worker starts until the first task.
+    /// available.
     pub fn build(self) -> Result<IsolatePool, IsolateError> {
         let caps = Capabilities::detect();
         if !caps.workers || !caps.module_workers {
@@ -74,26 +130,39 @@ impl PoolBuilder {
                 .saturating_sub(1)
                 .max(1)
         });
-        let config = WorkerConfig {
-            glue_url: self.glue_url.unwrap_or_else(crate::host::glue_url),
-            debug_name: self.debug_name,
-        };
-        Ok(IsolatePool {
-            inner: Rc::new(PoolInner {
-                size,
-                config,
-                state: RefCell::new(PoolState::default()),
-            }),
-        })
+        let inner = Rc::new(PoolInner {
+            size,
+            options: self.clone(),
+            cooperative: caps.shared_array_buffer,
+            config: WorkerConfig {
+                glue_url: self.glue_url.unwrap_or_else(crate::host::glue_url),
+                debug_name: self.debug_name,
+            },
+            state: RefCell::new(PoolState::default()),
+        });
+        inner.pump();
+        Ok(IsolatePool { inner })
     }
 }
 
 /// A pool of isolates running one-shot tasks, first in, first out.
 ///
-/// All isolates instantiate the one compiled module this instance came from. A task that panics,
-/// or whose worker dies, settles with an error and its worker is replaced; the rest of the queue
-/// goes on. Dropping the pool terminates its workers; tasks still waiting then settle with
-/// [`IsolateError::Closed`].
+/// All isolates instantiate the one compiled module this instance came from. What happens on
+/// each failure:
+///
+/// | the task... | it settles with | its worker |
+/// |---|---|---|
+/// | panics | [`IsolateError::Panicked`] | replaced |
+/// | throws / leaves a rejection unhandled in JS | [`IsolateError::WorkerError`] | replaced |
+/// | loses its worker (`close()`, crash, OOM) | [`IsolateError::WorkerDied`] | replaced |
+/// | runs past `task_timeout` | [`IsolateError::TimedOut`] | terminated, replaced |
+/// | is cancelled while queued | [`IsolateError::Cancelled`] | — |
+/// | is cancelled while running | [`IsolateError::Cancelled`] | kept if it stops within `cancel_grace` (needs `SharedArrayBuffer`), else replaced |
+/// | finds the queue full in `try_run` | [`IsolateError::QueueFull`] | — |
+/// | is submitted after `close()` | [`IsolateError::Closed`] | — |
+///
+/// The rest of the queue goes on in every case. Dropping the pool terminates its workers and
+/// settles every task still pending with [`IsolateError::Closed`].
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), wasm_isolates::IsolateError> {
@@ -105,6 +174,9 @@ impl PoolBuilder {
 ///
 /// let pool = IsolatePool::builder().size(2).build()?;
 /// assert_eq!(pool.run(checksum, vec![1, 2, 3]).await?, 6);
+/// let handle = pool.spawn_task(checksum, vec![4; 1000]);
+/// handle.cancel(); // or just drop it
+/// pool.close().await; // finish queued work, then stop the workers
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -112,8 +184,33 @@ pub struct IsolatePool {
     inner: Rc<PoolInner>,
 }
 
+/// Counters describing a pool, from [`IsolatePool::stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// The configured size.
+    pub size: usize,
+    /// Workers alive now (starting, idle or busy).
+    pub live: usize,
+    /// Workers running a task now.
+    pub busy: usize,
+    /// Tasks in the queue.
+    pub queued: usize,
+    /// Tasks held back because the queue was full.
+    pub waiting: usize,
+    /// Tasks that returned a result.
+    pub completed: u64,
+    /// Tasks that ended with an error (including cancelled and timed out).
+    pub failed: u64,
+    /// Workers replaced after a panic, a crash, a timeout or a cancellation.
+    pub restarted: u64,
+}
+
 struct PoolInner {
     size: usize,
+    options: PoolBuilder,
+    /// Running tasks can be asked to stop through a control block.
+    cooperative: bool,
     config: WorkerConfig,
     state: RefCell<PoolState>,
 }
@@ -122,32 +219,45 @@ struct PoolInner {
 struct PoolState {
     slots: Vec<Slot>,
     queue: VecDeque<Job>,
+    /// Accepted by `run` while the queue was full; admitted in order.
+    waiting: VecDeque<Job>,
     next_id: u64,
     next_slot: u64,
+    closing: bool,
+    close_waiters: Vec<oneshot::Sender<()>>,
+    /// Start failures since the last successful start (stops prewarm from retrying forever).
+    start_failures: u32,
+    stats: PoolStats,
 }
 
 struct Slot {
     id: u64,
     worker: IsolateWorker,
+    control: Option<ControlBlock>,
     state: SlotState,
 }
 
 enum SlotState {
     Starting,
-    Idle,
+    Idle { _timer: Option<Timer> },
     Busy(InFlight),
 }
+
+type ReplySender = oneshot::Sender<Result<ReplyPayload, IsolateError>>;
 
 struct Job {
     id: u64,
     message: Vec<u8>,
     attachments: Attachments,
-    reply: oneshot::Sender<Result<ReplyPayload, IsolateError>>,
+    reply: ReplySender,
 }
 
 struct InFlight {
     id: u64,
-    reply: oneshot::Sender<Result<ReplyPayload, IsolateError>>,
+    reply: ReplySender,
+    cancelled: bool,
+    /// The task timeout, or the cancellation grace period once cancelled.
+    _timer: Option<Timer>,
 }
 
 impl IsolatePool {
@@ -155,40 +265,99 @@ impl IsolatePool {
     pub fn builder() -> PoolBuilder {
         PoolBuilder {
             size: None,
+            max_queue: usize::MAX,
+            task_timeout: None,
+            idle_timeout: None,
+            cancel_grace: Duration::from_millis(100),
+            prewarm: false,
             glue_url: None,
             debug_name: "pool".into(),
         }
     }
 
-    /// Runs `task(input)` in one of the pool's isolates and returns its output.
+    /// Runs `task(input)` in one of the pool's isolates; the returned [`TaskHandle`] resolves
+    /// to its output. The task is submitted at once (awaiting is not needed for it to run);
+    /// dropping the handle cancels it.
     ///
     /// `task` is a plain `fn` or a non-capturing closure: it is named to the isolate by its
     /// function-table index, so anything it needs must travel in `input`.
-    pub fn run<I, O>(
-        &self,
-        task: fn(I) -> O,
-        input: I,
-    ) -> impl Future<Output = Result<O, IsolateError>> + 'static
+    pub fn run<I, O>(&self, task: fn(I) -> O, input: I) -> TaskHandle<O>
     where
         I: Serialize + DeserializeOwned + 'static,
         O: Serialize + DeserializeOwned + 'static,
     {
-        self.call(TaskRef::sync(task), &input)
+        self.submit(TaskRef::sync(task), &input)
     }
 
     /// Runs an `async` task: `task(input)` returns a future, which the isolate drives to
     /// completion (it may `await` fetches, timers, other isolates).
-    pub fn run_async<I, O, F>(
-        &self,
-        task: fn(I) -> F,
-        input: I,
-    ) -> impl Future<Output = Result<O, IsolateError>> + 'static
+    pub fn run_async<I, O, F>(&self, task: fn(I) -> F, input: I) -> TaskHandle<O>
     where
         I: Serialize + DeserializeOwned + 'static,
         O: Serialize + DeserializeOwned + 'static,
         F: Future<Output = O> + 'static,
     {
-        self.call(TaskRef::future(task), &input)
+        self.submit(TaskRef::future(task), &input)
+    }
+
+    /// Like [`run`](Self::run), but refuses with [`IsolateError::QueueFull`] instead of waiting
+    /// when the queue is at its bound.
+    pub fn try_run<I, O>(&self, task: fn(I) -> O, input: I) -> Result<TaskHandle<O>, IsolateError>
+    where
+        I: Serialize + DeserializeOwned + 'static,
+        O: Serialize + DeserializeOwned + 'static,
+    {
+        {
+            let state = self.inner.state.borrow();
+            let pending = state.queue.len() + state.waiting.len();
+            if pending >= self.inner.options.max_queue {
+                return Err(IsolateError::QueueFull {
+                    capacity: self.inner.options.max_queue,
+                });
+            }
+        }
+        Ok(self.submit(TaskRef::sync(task), &input))
+    }
+
+    /// The same as [`run`](Self::run), named for what it returns: a handle to cancel or await.
+    pub fn spawn_task<I, O>(&self, task: fn(I) -> O, input: I) -> TaskHandle<O>
+    where
+        I: Serialize + DeserializeOwned + 'static,
+        O: Serialize + DeserializeOwned + 'static,
+    {
+        self.run(task, input)
+    }
+
+    /// Stops accepting tasks (new ones settle with [`IsolateError::Closed`]), lets every queued
+    /// and running task finish, then terminates the workers. Resolves when all that is done.
+    pub fn close(&self) -> impl Future<Output = ()> + 'static {
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut state = self.inner.state.borrow_mut();
+            state.closing = true;
+            state.close_waiters.push(tx);
+        }
+        self.inner.pump();
+        async move {
+            let _ = rx.await;
+        }
+    }
+
+    /// A snapshot of the pool's counters.
+    pub fn stats(&self) -> PoolStats {
+        let state = self.inner.state.borrow();
+        PoolStats {
+            size: self.inner.size,
+            live: state.slots.len(),
+            busy: state
+                .slots
+                .iter()
+                .filter(|s| matches!(s.state, SlotState::Busy(_)))
+                .count(),
+            queued: state.queue.len(),
+            waiting: state.waiting.len(),
+            ..state.stats
+        }
     }
 
     /// How many isolates the pool may run.
@@ -196,13 +365,13 @@ impl IsolatePool {
         self.inner.size
     }
 
-    pub(crate) fn call<I: Serialize, O: DeserializeOwned>(
+    pub(crate) fn submit<I: Serialize, O: DeserializeOwned>(
         &self,
         task: TaskRef,
         input: &I,
-    ) -> impl Future<Output = Result<O, IsolateError>> + 'static {
-        let receiver =
-            codec::encode_after(CALL_HEADER_LEN, input).map(|(mut message, attached)| {
+    ) -> TaskHandle<O> {
+        match codec::encode_after(CALL_HEADER_LEN, input) {
+            Ok((mut message, attached)) => {
                 let id = self.inner.next_id();
                 Envelope::Call {
                     id,
@@ -212,13 +381,8 @@ impl IsolatePool {
                 }
                 .write_header(&mut message);
                 self.inner.enqueue(id, message, attached)
-            });
-        async move {
-            match receiver?.await {
-                Ok(reply) => reply?.decode(),
-                // The sender went away without a reply: the pool was dropped.
-                Err(oneshot::Canceled) => Err(IsolateError::Closed),
             }
+            Err(e) => TaskHandle::failed(e),
         }
     }
 
@@ -229,12 +393,76 @@ impl IsolatePool {
         message: Vec<u8>,
     ) -> impl Future<Output = Result<Vec<u8>, IsolateError>> + 'static {
         let id = self.inner.next_id();
-        let receiver = self.inner.enqueue(id, message, Attachments::default());
+        let mut handle: TaskHandle<()> = self.inner.enqueue(id, message, Attachments::default());
         async move {
-            match receiver.await {
-                Ok(reply) => reply.map(|r| r.payload().to_vec()),
-                Err(oneshot::Canceled) => Err(IsolateError::Closed),
+            match handle.receiver.take() {
+                Some(rx) => match rx.await {
+                    Ok(reply) => reply.map(|r| r.payload().to_vec()),
+                    Err(oneshot::Canceled) => Err(IsolateError::Closed),
+                },
+                None => Err(handle.error.take().unwrap_or(IsolateError::Closed)),
             }
+        }
+    }
+}
+
+/// A submitted task: await it for the output, [`cancel`](Self::cancel) it, or drop it to cancel.
+///
+/// Dart's `Isolate.run` has no cancellation; this follows the pools (piscina, workerpool): a
+/// queued task is removed, a running one is asked to stop (where `SharedArrayBuffer` exists) and
+/// its worker is terminated if it does not. Cancelling a task that already finished does
+/// nothing.
+#[must_use = "a TaskHandle cancels its task when dropped; await it"]
+pub struct TaskHandle<O> {
+    id: u64,
+    pool: Weak<PoolInner>,
+    receiver: Option<oneshot::Receiver<Result<ReplyPayload, IsolateError>>>,
+    error: Option<IsolateError>,
+    _output: PhantomData<fn() -> O>,
+}
+
+impl<O> TaskHandle<O> {
+    pub(crate) fn failed(error: IsolateError) -> Self {
+        TaskHandle {
+            id: 0,
+            pool: Weak::new(),
+            receiver: None,
+            error: Some(error),
+            _output: PhantomData,
+        }
+    }
+
+    /// Cancels the task: it settles with [`IsolateError::Cancelled`] unless it already finished.
+    pub fn cancel(&self) {
+        if let Some(pool) = self.pool.upgrade() {
+            pool.cancel(self.id);
+        }
+    }
+}
+
+impl<O: DeserializeOwned> Future for TaskHandle<O> {
+    type Output = Result<O, IsolateError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(receiver) = self.receiver.as_mut() else {
+            return Poll::Ready(Err(self.error.take().unwrap_or(IsolateError::Closed)));
+        };
+        let result = match Pin::new(receiver).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(reply)) => reply.and_then(ReplyPayload::decode),
+            // The sender went away without a reply: the pool was dropped.
+            Poll::Ready(Err(oneshot::Canceled)) => Err(IsolateError::Closed),
+        };
+        self.receiver = None;
+        self.error = Some(IsolateError::Closed); // polled again after completion
+        Poll::Ready(result)
+    }
+}
+
+impl<O> Drop for TaskHandle<O> {
+    fn drop(&mut self) {
+        if self.receiver.is_some() {
+            self.cancel();
         }
     }
 }
@@ -246,111 +474,216 @@ impl PoolInner {
         state.next_id
     }
 
-    fn enqueue(
+    fn enqueue<O>(
         self: &Rc<Self>,
         id: u64,
         message: Vec<u8>,
         attachments: Attachments,
-    ) -> oneshot::Receiver<Result<ReplyPayload, IsolateError>> {
+    ) -> TaskHandle<O> {
         let (reply, receiver) = oneshot::channel();
-        self.state.borrow_mut().queue.push_back(Job {
-            id,
-            message,
-            attachments,
-            reply,
-        });
+        {
+            let mut state = self.state.borrow_mut();
+            if state.closing {
+                return TaskHandle::failed(IsolateError::Closed);
+            }
+            let job = Job {
+                id,
+                message,
+                attachments,
+                reply,
+            };
+            if state.queue.len() < self.options.max_queue && state.waiting.is_empty() {
+                state.queue.push_back(job);
+            } else {
+                state.waiting.push_back(job);
+            }
+        }
         self.pump();
-        receiver
+        TaskHandle {
+            id,
+            pool: Rc::downgrade(self),
+            receiver: Some(receiver),
+            error: None,
+            _output: PhantomData,
+        }
     }
 
-    /// Hands queued jobs to idle workers and starts workers while jobs wait and room remains.
+    /// Admits waiting jobs, hands queued jobs to idle workers, starts workers while jobs wait and
+    /// room remains, keeps a prewarmed pool full, and finishes a close once all work is done.
     fn pump(self: &Rc<Self>) {
-        let mut state = self.state.borrow_mut();
-        loop {
-            if state.queue.is_empty() {
-                return;
-            }
-            if let Some(slot) = state
-                .slots
-                .iter_mut()
-                .find(|s| matches!(s.state, SlotState::Idle))
-            {
-                let slot_id = slot.id;
-                let Some(job) = state.queue.pop_front() else {
-                    return;
-                };
-                // Re-borrow the slot: `state.queue` and `state.slots` are disjoint fields.
-                let slot = state.slots.iter_mut().find(|s| s.id == slot_id);
-                let Some(slot) = slot else { return };
-                match slot.worker.post(&job.message, job.attachments) {
-                    Ok(()) => {
-                        slot.state = SlotState::Busy(InFlight {
-                            id: job.id,
-                            reply: job.reply,
-                        })
-                    }
-                    Err(e) => {
-                        let _ = job.reply.send(Err(e));
+        let mut retired = Vec::new();
+        {
+            let mut state = self.state.borrow_mut();
+            let state = &mut *state;
+            loop {
+                while state.queue.len() < self.options.max_queue {
+                    match state.waiting.pop_front() {
+                        Some(job) => state.queue.push_back(job),
+                        None => break,
                     }
                 }
-                continue;
-            }
-            let starting = state
-                .slots
-                .iter()
-                .filter(|s| matches!(s.state, SlotState::Starting))
-                .count();
-            if state.slots.len() >= self.size || starting >= state.queue.len() {
-                return;
-            }
-            state.next_slot += 1;
-            let slot_id = state.next_slot;
-            let weak: Weak<PoolInner> = Rc::downgrade(self);
-            let sink = Rc::new(move |event: WorkerEvent| {
-                if let Some(pool) = weak.upgrade() {
-                    pool.on_event(slot_id, event);
+                if state.queue.is_empty() {
+                    break;
                 }
-            });
-            match IsolateWorker::spawn(&self.config, sink) {
-                Ok(worker) => state.slots.push(Slot {
-                    id: slot_id,
-                    worker,
-                    state: SlotState::Starting,
-                }),
-                Err(e) => {
+                if let Some(slot) = state
+                    .slots
+                    .iter_mut()
+                    .find(|s| matches!(s.state, SlotState::Idle { .. }))
+                {
+                    let Some(job) = state.queue.pop_front() else {
+                        break;
+                    };
+                    self.dispatch(slot, job, &mut state.stats);
+                    continue;
+                }
+                let starting = state
+                    .slots
+                    .iter()
+                    .filter(|s| matches!(s.state, SlotState::Starting))
+                    .count();
+                if state.slots.len() >= self.size || starting >= state.queue.len() {
+                    break;
+                }
+                if let Err(e) = self.start_worker(state) {
                     // No worker can be made (e.g. blocked by policy): settle the oldest job so
                     // nothing waits for a worker that will never come.
                     if let Some(job) = state.queue.pop_front() {
+                        state.stats.failed += 1;
                         let _ = job.reply.send(Err(e));
                     }
                 }
             }
+            let keep_full = self.options.prewarm && !state.closing && state.start_failures == 0;
+            while keep_full && state.slots.len() < self.size {
+                if self.start_worker(state).is_err() {
+                    break;
+                }
+            }
+            let idle = state.queue.is_empty()
+                && state.waiting.is_empty()
+                && state
+                    .slots
+                    .iter()
+                    .all(|s| !matches!(s.state, SlotState::Busy(_)));
+            if state.closing && idle {
+                retired.append(&mut state.slots);
+                for waiter in state.close_waiters.drain(..) {
+                    let _ = waiter.send(());
+                }
+            }
         }
+        // Terminate outside the borrow (dropping a worker detaches its JS handlers).
+        drop(retired);
+    }
+
+    fn start_worker(self: &Rc<Self>, state: &mut PoolState) -> Result<(), IsolateError> {
+        state.next_slot += 1;
+        let slot_id = state.next_slot;
+        let weak: Weak<PoolInner> = Rc::downgrade(self);
+        let sink = Rc::new(move |event: WorkerEvent| {
+            if let Some(pool) = weak.upgrade() {
+                pool.on_event(slot_id, event);
+            }
+        });
+        let control = if self.cooperative {
+            ControlBlock::new()
+        } else {
+            None
+        };
+        let worker = IsolateWorker::spawn(&self.config, control.as_ref(), sink)?;
+        state.slots.push(Slot {
+            id: slot_id,
+            worker,
+            control,
+            state: SlotState::Starting,
+        });
+        Ok(())
+    }
+
+    fn dispatch(self: &Rc<Self>, slot: &mut Slot, job: Job, stats: &mut PoolStats) {
+        if let Some(block) = &slot.control {
+            // Clear any request aimed at an earlier call before this one can look.
+            block.store(control::REQUEST, 0);
+        }
+        match slot.worker.post(&job.message, job.attachments) {
+            Ok(()) => {
+                let timer = self.options.task_timeout.map(|timeout| {
+                    let weak = Rc::downgrade(self);
+                    let (slot_id, job_id) = (slot.id, job.id);
+                    Timer::start(timeout, move || {
+                        if let Some(pool) = weak.upgrade() {
+                            pool.on_timeout(slot_id, job_id, timeout);
+                        }
+                    })
+                });
+                slot.state = SlotState::Busy(InFlight {
+                    id: job.id,
+                    reply: job.reply,
+                    cancelled: false,
+                    _timer: timer,
+                });
+            }
+            Err(e) => {
+                stats.failed += 1;
+                let _ = job.reply.send(Err(e));
+            }
+        }
+    }
+
+    fn idle_state(self: &Rc<Self>, slot_id: u64) -> SlotState {
+        let timer = self.options.idle_timeout.map(|timeout| {
+            let weak = Rc::downgrade(self);
+            Timer::start(timeout, move || {
+                if let Some(pool) = weak.upgrade() {
+                    pool.on_idle_timeout(slot_id);
+                }
+            })
+        });
+        SlotState::Idle { _timer: timer }
+    }
+
+    /// Settles a task and records it.
+    fn settle(
+        stats: &mut PoolStats,
+        reply: ReplySender,
+        result: Result<ReplyPayload, IsolateError>,
+    ) {
+        match result {
+            Ok(_) => stats.completed += 1,
+            Err(_) => stats.failed += 1,
+        }
+        let _ = reply.send(result);
     }
 
     fn on_event(self: &Rc<Self>, slot_id: u64, event: WorkerEvent) {
         let retired = {
             let mut state = self.state.borrow_mut();
+            let state = &mut *state;
             let Some(index) = state.slots.iter().position(|s| s.id == slot_id) else {
                 return; // a late event from a worker already retired
             };
             match event {
                 WorkerEvent::Ready => {
+                    state.start_failures = 0;
                     if matches!(state.slots[index].state, SlotState::Starting) {
-                        state.slots[index].state = SlotState::Idle;
+                        state.slots[index].state = self.idle_state(slot_id);
                     }
                     None
                 }
                 WorkerEvent::Reply { id, result } => {
+                    let idle = self.idle_state(slot_id);
                     let slot = &mut state.slots[index];
                     // One call per worker at a time, so any reply answers the call in flight; a
                     // late reply to an idle worker has no one to settle.
-                    let SlotState::Busy(in_flight) =
-                        std::mem::replace(&mut slot.state, SlotState::Idle)
+                    if !matches!(slot.state, SlotState::Busy(_)) {
+                        return;
+                    }
+                    let SlotState::Busy(in_flight) = std::mem::replace(&mut slot.state, idle)
                     else {
                         return;
                     };
                     let result = match result {
+                        _ if in_flight.cancelled => Err(IsolateError::Cancelled),
                         Ok(_) if id != in_flight.id => Err(IsolateError::protocol(format!(
                             "reply for call {id} while call {} was in flight",
                             in_flight.id
@@ -359,31 +692,141 @@ impl PoolInner {
                     };
                     // A panic aborts the instance: that worker cannot run another task.
                     let poisoned = matches!(result, Err(IsolateError::Panicked { .. }));
-                    let _ = in_flight.reply.send(result);
-                    poisoned.then(|| state.slots.remove(index))
+                    Self::settle(&mut state.stats, in_flight.reply, result);
+                    poisoned.then(|| {
+                        state.stats.restarted += 1;
+                        state.slots.remove(index)
+                    })
                 }
                 WorkerEvent::Fatal(error) => {
                     let mut slot = state.slots.remove(index);
-                    match std::mem::replace(&mut slot.state, SlotState::Idle) {
+                    match std::mem::replace(&mut slot.state, SlotState::Starting) {
                         SlotState::Busy(in_flight) => {
-                            let _ = in_flight.reply.send(Err(error));
+                            state.stats.restarted += 1;
+                            let error = if in_flight.cancelled {
+                                IsolateError::Cancelled
+                            } else {
+                                error
+                            };
+                            Self::settle(&mut state.stats, in_flight.reply, Err(error));
                         }
-                        // A worker that never started takes the oldest job's hope with it,
-                        // so a host where workers cannot start fails tasks instead of
-                        // queueing them forever.
+                        // A worker that never started takes the oldest job's hope with it, so a
+                        // host where workers cannot start fails tasks instead of queueing them
+                        // forever.
                         SlotState::Starting => {
+                            state.start_failures += 1;
                             if let Some(job) = state.queue.pop_front() {
-                                let _ = job.reply.send(Err(error));
+                                Self::settle(&mut state.stats, job.reply, Err(error));
                             }
                         }
-                        SlotState::Idle => {}
+                        SlotState::Idle { .. } => state.stats.restarted += 1,
                     }
                     Some(slot)
                 }
             }
         };
-        // Terminate outside the borrow (dropping a worker detaches JS handlers).
         drop(retired);
         self.pump();
+    }
+
+    /// Removes the worker running `job_id` from the pool and settles the job with `error`.
+    fn stop_running(self: &Rc<Self>, slot_id: u64, job_id: u64, error: IsolateError) {
+        let retired = {
+            let mut state = self.state.borrow_mut();
+            let state = &mut *state;
+            let Some(index) = state.slots.iter().position(|s| {
+                s.id == slot_id && matches!(&s.state, SlotState::Busy(f) if f.id == job_id)
+            }) else {
+                return;
+            };
+            let mut slot = state.slots.remove(index);
+            if let SlotState::Busy(in_flight) =
+                std::mem::replace(&mut slot.state, SlotState::Starting)
+            {
+                state.stats.restarted += 1;
+                Self::settle(&mut state.stats, in_flight.reply, Err(error));
+            }
+            slot
+        };
+        drop(retired); // terminates the worker
+        self.pump();
+    }
+
+    fn on_timeout(self: &Rc<Self>, slot_id: u64, job_id: u64, timeout: Duration) {
+        let cancelled = self.state.borrow().slots.iter().any(|s| {
+            s.id == slot_id
+                && matches!(&s.state, SlotState::Busy(f) if f.id == job_id && f.cancelled)
+        });
+        let error = if cancelled {
+            IsolateError::Cancelled
+        } else {
+            IsolateError::TimedOut {
+                after_ms: timeout.as_millis() as u64,
+            }
+        };
+        self.stop_running(slot_id, job_id, error);
+    }
+
+    fn on_idle_timeout(self: &Rc<Self>, slot_id: u64) {
+        let retired = {
+            let mut state = self.state.borrow_mut();
+            let index = state
+                .slots
+                .iter()
+                .position(|s| s.id == slot_id && matches!(s.state, SlotState::Idle { .. }));
+            index.map(|i| state.slots.remove(i))
+        };
+        drop(retired);
+    }
+
+    fn cancel(self: &Rc<Self>, job_id: u64) {
+        enum Next {
+            Nothing,
+            Pump,
+            Terminate(u64),
+        }
+        let next =
+            {
+                let mut state = self.state.borrow_mut();
+                let state = &mut *state;
+                let queued = [&mut state.queue, &mut state.waiting]
+                    .into_iter()
+                    .find_map(|list| {
+                        let pos = list.iter().position(|j| j.id == job_id)?;
+                        list.remove(pos)
+                    });
+                if let Some(job) = queued {
+                    Self::settle(&mut state.stats, job.reply, Err(IsolateError::Cancelled));
+                    Next::Pump
+                } else if let Some(slot) = state.slots.iter_mut().find(
+                    |s| matches!(&s.state, SlotState::Busy(f) if f.id == job_id && !f.cancelled),
+                ) {
+                    let slot_id = slot.id;
+                    match (&slot.control, &mut slot.state) {
+                        (Some(block), SlotState::Busy(in_flight)) => {
+                            // Ask the task to stop; terminate only if it has not within the grace
+                            // period.
+                            block.store(control::REQUEST, control::call_word(job_id));
+                            in_flight.cancelled = true;
+                            let weak = Rc::downgrade(self);
+                            in_flight._timer =
+                                Some(Timer::start(self.options.cancel_grace, move || {
+                                    if let Some(pool) = weak.upgrade() {
+                                        pool.stop_running(slot_id, job_id, IsolateError::Cancelled);
+                                    }
+                                }));
+                            Next::Nothing
+                        }
+                        _ => Next::Terminate(slot_id),
+                    }
+                } else {
+                    Next::Nothing // finished already, or never existed
+                }
+            };
+        match next {
+            Next::Nothing => {}
+            Next::Pump => self.pump(),
+            Next::Terminate(slot_id) => self.stop_running(slot_id, job_id, IsolateError::Cancelled),
+        }
     }
 }

@@ -90,7 +90,7 @@ where
 #[cfg(target_arch = "wasm32")]
 mod imp {
     use crate::task::TaskRef;
-    use crate::{IsolateError, IsolatePool};
+    use crate::{IsolateError, IsolatePool, TaskHandle};
     use serde::{de::DeserializeOwned, Serialize};
     use std::cell::RefCell;
 
@@ -117,12 +117,16 @@ mod imp {
         })
     }
 
-    pub(super) async fn call<I, O>(task: TaskRef, input: I) -> Result<O, IsolateError>
+    /// Submits at once; the handle is the returned future, so dropping it cancels the task.
+    pub(super) fn call<I, O>(task: TaskRef, input: I) -> TaskHandle<O>
     where
         I: Serialize + 'static,
         O: DeserializeOwned + 'static,
     {
-        default_pool()?.call(task, &input).await
+        match default_pool() {
+            Ok(pool) => pool.submit(task, &input),
+            Err(e) => TaskHandle::failed(e),
+        }
     }
 }
 

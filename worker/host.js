@@ -99,3 +99,23 @@ function transferableOf(value) {
   }
   return null;
 }
+
+/** setTimeout in any global scope (window or worker). */
+export function startTimer(ms, callback) {
+  return setTimeout(callback, ms);
+}
+
+/** clearTimeout in any global scope. */
+export function stopTimer(id) {
+  clearTimeout(id);
+}
+
+/**
+ * A control block shared between a parent and one isolate: an Int32Array over a
+ * SharedArrayBuffer, or null where SharedArrayBuffer is unavailable (page not cross-origin
+ * isolated). Layout: see src/control.rs.
+ */
+export function newControlBlock(words) {
+  if (typeof SharedArrayBuffer !== 'function') return null;
+  return new Int32Array(new SharedArrayBuffer(words * 4));
+}

@@ -1,6 +1,7 @@
 //! Tasks and checks shared by the browser-hosted and worker-hosted wasm test suites.
 
 pub mod image;
+pub mod pool;
 
 /// Declares every shared test as a `#[wasm_bindgen_test]` in the including file, so the page- and
 /// worker-hosted suites stay the same list.
@@ -86,6 +87,36 @@ macro_rules! wasm_isolates_suite {
         async fn image_resize_in_an_isolate() {
             common::image_resize_in_an_isolate().await;
         }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn pool_runs_1000_tasks_in_fifo_order() {
+            common::pool::pool_runs_1000_tasks_in_fifo_order().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn pool_settles_a_mix_of_failures_and_stays_full() {
+            common::pool::pool_settles_a_mix_of_failures_and_stays_full().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn timeout_counts_from_start_not_queue() {
+            common::pool::timeout_counts_from_start_not_queue().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn queue_bound_holds() {
+            common::pool::queue_bound_holds().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn close_drains_then_stops() {
+            common::pool::close_drains_then_stops().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn cancel_running_task_never_hits_the_next_one() {
+            common::pool::cancel_running_task_never_hits_the_next_one().await;
+        }
     };
 }
 
@@ -121,13 +152,13 @@ extern "C" {
     fn close_self();
     #[wasm_bindgen(js_name = rejectUnhandled)]
     fn reject_unhandled(message: &str);
-    fn never() -> js_sys::Promise;
+    pub fn never() -> js_sys::Promise;
     fn stash(value: &JsValue);
     #[wasm_bindgen(js_name = stashedByteLength)]
     fn stashed_byte_length() -> u32;
 }
 
-async fn wait(ms: u32) {
+pub async fn wait(ms: u32) {
     let _ = wasm_bindgen_futures::JsFuture::from(sleep(ms)).await;
 }
 

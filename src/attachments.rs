@@ -81,11 +81,11 @@ mod imp {
 /// Native builds carry no JS values.
 #[cfg(not(target_arch = "wasm32"))]
 #[derive(Default, Debug)]
-pub(crate) struct Attachments;
+pub(crate) struct Attachments(());
 
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn collect<R>(f: impl FnOnce() -> R) -> (R, Attachments) {
-    (f(), Attachments)
+    (f(), Attachments::default())
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,6 +1,6 @@
 //! The JS face of the crate (what `www/` and npm consumers import from the glue).
 
-use crate::{Capabilities, IsolateError};
+use crate::{Capabilities, IsolateError, TransferBuffer};
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -50,14 +50,21 @@ pub fn capabilities_js() -> JsValue {
     o.into()
 }
 
-fn sort_ascending(mut values: Vec<f64>) -> Vec<f64> {
+fn sort_ascending(values: TransferBuffer<f64>) -> TransferBuffer<f64> {
+    let mut values = values.to_vec();
     values.sort_unstable_by(f64::total_cmp);
-    values
+    TransferBuffer::from_slice(&values)
 }
 
 /// `sortInIsolate(values: Float64Array): Promise<Float64Array>` sorts ascending (NaN last) in an
-/// isolate, leaving the calling thread free.
+/// isolate, leaving the calling thread free. `values` is left untouched: the calling thread makes
+/// one engine-native copy of it (no wasm or serde work), which then moves to the isolate by
+/// transfer; the sorted array moves back the same way.
 #[wasm_bindgen(js_name = sortInIsolate)]
-pub async fn sort_in_isolate(values: Vec<f64>) -> Result<Vec<f64>, JsValue> {
-    Ok(crate::run(sort_ascending, values).await?)
+pub async fn sort_in_isolate(
+    values: js_sys::Float64Array,
+) -> Result<js_sys::Float64Array, JsValue> {
+    let copy = values.slice(0, values.length());
+    let input = TransferBuffer::<f64>::from_array_buffer(copy.buffer())?;
+    Ok(crate::run(sort_ascending, input).await?.view())
 }

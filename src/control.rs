@@ -2,7 +2,7 @@
 //! that a *busy* isolate — one that cannot read messages until its task returns — can still be
 //! asked to stop, and can report progress, without a message round trip.
 //!
-//! Layout (`Int32Array`): `[STATE, REQUEST, PROGRESS, CALL]`. `CALL` is the low 32 bits of the id
+//! Layout (`Int32Array`): `[STATE, REQUEST, PROGRESS, CALL, PAUSE]`. `CALL` is the low 32 bits of the id
 //! of the call running now; `REQUEST` holds the id of the call the parent wants cancelled (or a
 //! negative isolate-wide request). A request names its call, so a cancel that arrives late can
 //! never hit the next task the same isolate picks up (workerpool issue #548).
@@ -91,11 +91,12 @@ mod imp {
     pub(crate) const REQUEST: u32 = 1;
     pub(crate) const PROGRESS: u32 = 2;
     pub(crate) const CALL: u32 = 3;
-    const WORDS: u32 = 4;
+    /// Non-zero while the parent holds the isolate paused.
+    pub(crate) const PAUSE: u32 = 4;
+    const WORDS: u32 = 5;
 
     /// `REQUEST` value asking the whole isolate to stop (kill), whatever it runs.
     pub(crate) const REQUEST_STOP: i32 = -1;
-    /// `REQUEST` value asking the isolate to pause.
     #[allow(dead_code)] // used by long-lived isolates
     pub(crate) const REQUEST_PAUSE: i32 = -2;
 

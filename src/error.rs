@@ -32,7 +32,7 @@ use std::fmt;
 /// assert_eq!(err.to_string(), "task panicked at src/lib.rs:10:5: index out of bounds");
 /// assert!(err.worker_was_replaced());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum IsolateError {
     /// The task panicked. `message` is the panic payload, `location` is `file:line:column`.

@@ -96,6 +96,23 @@ fn check_function_index(index: u32) -> Result<(), String> {
     Ok(())
 }
 
+/// Ends this isolate at once: the parent learns it through the death watch.
+fn close_self() {
+    crate::control::with_own(|b| b.store(crate::control::STATE, 3));
+    js_sys::global()
+        .unchecked_into::<web_sys::DedicatedWorkerGlobalScope>()
+        .close();
+}
+
+/// `exit()`: reports the running entry as finished, then closes the worker.
+pub(crate) fn exit_now() {
+    let id = CURRENT_CALL.with(Cell::get);
+    let mut done = vec![0u8; DONE_HEADER_LEN];
+    Envelope::Done { id, attachments: 0 }.write_header(&mut done);
+    let _ = post(&done, Attachments::default());
+    close_self();
+}
+
 fn protocol_failure(e: impl std::fmt::Display) -> Failure {
     Failure {
         code: FailureCode::Protocol,

@@ -83,7 +83,7 @@ pub(crate) struct IsolateWorker {
     _on_death: Closure<dyn FnMut()>,
 }
 
-fn js_message(e: &JsValue) -> String {
+pub(crate) fn js_message(e: &JsValue) -> String {
     if let Some(err) = e.dyn_ref::<js_sys::Error>() {
         return format!(
             "{}: {}",

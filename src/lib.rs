@@ -45,6 +45,8 @@ pub mod transfer;
 #[cfg(target_arch = "wasm32")]
 mod host;
 #[cfg(target_arch = "wasm32")]
+mod isolate;
+#[cfg(target_arch = "wasm32")]
 mod isolate_main;
 #[cfg(target_arch = "wasm32")]
 mod isolate_worker;
@@ -53,15 +55,23 @@ mod js;
 #[cfg(target_arch = "wasm32")]
 mod pool;
 #[cfg(target_arch = "wasm32")]
+mod port;
+#[cfg(target_arch = "wasm32")]
 mod timer;
 
 pub use capabilities::{is_isolate, Capabilities, GlobalContext};
 pub use control::{report_progress, CancellationToken};
 pub use error::IsolateError;
 #[cfg(target_arch = "wasm32")]
+pub use isolate::{
+    exit, is_paused, should_stop, ExitReason, Isolate, IsolateBuilder, IsolateState, Priority,
+};
+#[cfg(target_arch = "wasm32")]
 pub use isolate_worker::live_workers;
 #[cfg(target_arch = "wasm32")]
 pub use pool::{IsolatePool, PoolBuilder, PoolStats, TaskHandle};
+#[cfg(target_arch = "wasm32")]
+pub use port::{ReceivePort, SendPort};
 pub use run::{compute, run, run_async};
 #[cfg(target_arch = "wasm32")]
 pub use transfer::Transferable;

@@ -10,12 +10,14 @@
 //! ```text
 //! 0..4   magic  b"WISO"
 //! 4      version (PROTOCOL_VERSION)
-//! 5      kind   1 = call, 2 = done, 3 = failed
-//! 6..14  id     u64, chosen by the caller, echoed in the reply
-//! call:   trampoline u32, task u32, attachments u32
-//! done:   attachments u32
-//! failed: code u8, message (u32 length + UTF-8), location (u8 present + u32 length + UTF-8)
-//! ...    payload (call and done)
+//! 5      kind   1 = call, 2 = done, 3 = failed, 4 = port message, 5 = stop
+//! 6..14  id     u64, chosen by the caller, echoed in the reply (0 for message and stop)
+//! call:    trampoline u32, task u32, attachments u32
+//! done:    attachments u32
+//! failed:  code u8, message (u32 length + UTF-8), location (u8 present + u32 length + UTF-8)
+//! message: attachments u32
+//! stop:    nothing
+//! ...    payload (call, done and message)
 //! ```
 //!
 //! Decoding is total: any byte string yields an [`Envelope`] or a [`ProtocolError`], never a
@@ -30,12 +32,16 @@ const MAGIC: &[u8; 4] = b"WISO";
 const KIND_CALL: u8 = 1;
 const KIND_DONE: u8 = 2;
 const KIND_FAILED: u8 = 3;
+const KIND_MESSAGE: u8 = 4;
+const KIND_STOP: u8 = 5;
 /// Bytes before the kind-specific part.
 const PREFIX_LEN: usize = 14;
 /// Length of a call header: payloads are encoded after this many reserved bytes.
 pub const CALL_HEADER_LEN: usize = PREFIX_LEN + 12;
 /// Length of a done header.
 pub const DONE_HEADER_LEN: usize = PREFIX_LEN + 4;
+/// Length of a port message header.
+pub const MESSAGE_HEADER_LEN: usize = PREFIX_LEN + 4;
 
 /// One decoded message header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +64,13 @@ pub enum Envelope {
         /// How many JS transferables follow the buffer.
         attachments: u32,
     },
+    /// Any direction: a message on a [`SendPort`](crate::SendPort); the payload is the value.
+    Message {
+        /// How many JS transferables follow the buffer.
+        attachments: u32,
+    },
+    /// Parent → isolate: stop at the next event (`Isolate::kill(Priority::BeforeNextEvent)`).
+    Stop,
     /// Isolate → parent: the task failed.
     Failed {
         /// The call's id (0 when the call's own header could not be read).
@@ -178,6 +191,7 @@ impl Envelope {
     pub fn id(&self) -> u64 {
         match self {
             Self::Call { id, .. } | Self::Done { id, .. } | Self::Failed { id, .. } => *id,
+            Self::Message { .. } | Self::Stop => 0,
         }
     }
 
@@ -216,7 +230,7 @@ impl Envelope {
         self.encode_header(&mut header);
         assert!(
             !matches!(self, Self::Failed { .. }) && header.len() <= message.len(),
-            "write_header needs a call or done envelope and room for it"
+            "write_header needs a fixed-size envelope and room for it"
         );
         message[..header.len()].copy_from_slice(&header);
     }
@@ -242,6 +256,15 @@ impl Envelope {
                 out.push(KIND_DONE);
                 out.extend_from_slice(&id.to_le_bytes());
                 out.extend_from_slice(&attachments.to_le_bytes());
+            }
+            Self::Message { attachments } => {
+                out.push(KIND_MESSAGE);
+                out.extend_from_slice(&0u64.to_le_bytes());
+                out.extend_from_slice(&attachments.to_le_bytes());
+            }
+            Self::Stop => {
+                out.push(KIND_STOP);
+                out.extend_from_slice(&0u64.to_le_bytes());
             }
             Self::Failed { id, failure } => {
                 out.push(KIND_FAILED);
@@ -287,6 +310,13 @@ impl Envelope {
                 id,
                 attachments: r.u32("attachments")?,
             },
+            KIND_MESSAGE => Envelope::Message {
+                attachments: r.u32("attachments")?,
+            },
+            KIND_STOP => {
+                r.finish()?;
+                Envelope::Stop
+            }
             KIND_FAILED => {
                 let code_byte = r.u8("code")?;
                 let code = FailureCode::from_u8(code_byte)
@@ -296,10 +326,7 @@ impl Envelope {
                     0 => None,
                     _ => Some(r.string("location")?),
                 };
-                let rest = bytes.len() - r.pos;
-                if rest != 0 {
-                    return Err(ProtocolError::TrailingBytes(rest));
-                }
+                r.finish()?;
                 Envelope::Failed {
                     id,
                     failure: Failure {
@@ -349,6 +376,12 @@ impl<'a> Reader<'a> {
         let s = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(s)
+    }
+    fn finish(&self) -> Result<(), ProtocolError> {
+        match self.bytes.len() - self.pos {
+            0 => Ok(()),
+            rest => Err(ProtocolError::TrailingBytes(rest)),
+        }
     }
     fn u8(&mut self, field: &'static str) -> Result<u8, ProtocolError> {
         Ok(self.take(1, field)?[0])
@@ -402,13 +435,15 @@ mod tests {
                     location: None,
                 },
             },
+            Envelope::Message { attachments: 3 },
+            Envelope::Stop,
         ]
     }
 
     #[test]
     fn round_trips_every_kind() {
         for env in samples() {
-            let payload: &[u8] = if matches!(env, Envelope::Failed { .. }) {
+            let payload: &[u8] = if matches!(env, Envelope::Failed { .. } | Envelope::Stop) {
                 b""
             } else {
                 b"\x00payload\xff"

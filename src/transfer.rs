@@ -71,7 +71,7 @@ element!(
 
 /// The newtype name under which an attachment index is serialized.
 #[cfg(target_arch = "wasm32")]
-const ATTACHMENT: &str = "$wasm_isolates::attachment";
+pub(crate) const ATTACHMENT: &str = "$wasm_isolates::attachment";
 
 /// A buffer of `T`s that moves between isolates without being copied.
 ///
@@ -250,7 +250,7 @@ impl<'de, T: Element> Deserialize<'de> for TransferBuffer<T> {
 
 /// An attachment index, serialized as a newtype so formats may tell it apart.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-struct Index(u32);
+pub(crate) struct Index(pub(crate) u32);
 
 impl<'de> Deserialize<'de> for Index {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

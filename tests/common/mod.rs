@@ -2,6 +2,7 @@
 
 pub mod image;
 pub mod pool;
+pub mod spawn;
 
 /// Declares every shared test as a `#[wasm_bindgen_test]` in the including file, so the page- and
 /// worker-hosted suites stay the same list.
@@ -116,6 +117,46 @@ macro_rules! wasm_isolates_suite {
         #[wasm_bindgen_test::wasm_bindgen_test]
         async fn cancel_running_task_never_hits_the_next_one() {
             common::pool::cancel_running_task_never_hits_the_next_one().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn spawn_requires_cross_origin_isolation() {
+            common::spawn::spawn_requires_cross_origin_isolation().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn ports_ping_pong() {
+            common::spawn::ports_ping_pong().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn send_port_forwarded_to_a_second_isolate() {
+            common::spawn::send_port_forwarded_to_a_second_isolate().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn kill_during_a_busy_loop() {
+            common::spawn::kill_during_a_busy_loop().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn pause_holds_delivery_until_resume() {
+            common::spawn::pause_holds_delivery_until_resume().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn exit_and_error_listeners_fire_once() {
+            common::spawn::exit_and_error_listeners_fire_once().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn exit_sends_a_final_message() {
+            common::spawn::exit_sends_a_final_message().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn spawn_and_drop_200_isolates() {
+            common::spawn::spawn_and_drop_200_isolates().await;
         }
     };
 }

@@ -88,6 +88,11 @@ mod imp {
 
     #[allow(dead_code)] // read by long-lived isolates
     pub(crate) const STATE: u32 = 0;
+    /// `STATE` values (the isolate's life, written by both sides).
+    pub(crate) const STATE_STARTING: i32 = 0;
+    pub(crate) const STATE_RUNNING: i32 = 1;
+    pub(crate) const STATE_EXITING: i32 = 3;
+    pub(crate) const STATE_DEAD: i32 = 4;
     pub(crate) const REQUEST: u32 = 1;
     pub(crate) const PROGRESS: u32 = 2;
     pub(crate) const CALL: u32 = 3;

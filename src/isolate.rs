@@ -56,10 +56,7 @@ pub enum ExitReason {
     Failed(IsolateError),
 }
 
-const STATE_STARTING: i32 = 0;
-const STATE_RUNNING: i32 = 1;
-const STATE_EXITING: i32 = 3;
-const STATE_DEAD: i32 = 4;
+use control::{STATE_DEAD, STATE_EXITING, STATE_RUNNING, STATE_STARTING};
 
 /// Options for [`Isolate::spawn`]; start with [`Isolate::builder`].
 ///
@@ -423,6 +420,12 @@ impl IsolateInner {
                 if this.kill_requested.get() {
                     return Self::finish(this, ExitReason::Killed);
                 }
+                // `exit()` marks the block before closing the worker; its "done" notice and the
+                // death watch race on different channels, so either may come first.
+                let exiting = this.control.load(control::STATE) == STATE_EXITING;
+                if exiting && matches!(error, IsolateError::WorkerDied { .. }) {
+                    return Self::finish(this, ExitReason::Returned);
+                }
                 Self::report(this, &error);
                 let survivable = matches!(error, IsolateError::WorkerError { .. });
                 if !survivable || this.errors_are_fatal {
@@ -481,12 +484,12 @@ impl IsolateInner {
             let _ = waiter.send(reason.clone());
         }
         // Messages the isolate sent just before exiting travel on other ports than its exit
-        // notice; let them land (one macrotask) before ending the linked streams.
+        // notice and may trail it: let them land before ending the linked streams.
         let linked = std::mem::take(&mut *this.linked.borrow_mut());
         if !linked.is_empty() {
             let timer: Rc<RefCell<Option<Timer>>> = Rc::new(RefCell::new(None));
             let keep = timer.clone();
-            *timer.borrow_mut() = Some(Timer::start(Duration::from_millis(20), move || {
+            *timer.borrow_mut() = Some(Timer::start(crate::timer::TRAILING_MESSAGES, move || {
                 for port in &linked {
                     port.close();
                 }

@@ -98,7 +98,7 @@ fn check_function_index(index: u32) -> Result<(), String> {
 
 /// Ends this isolate at once: the parent learns it through the death watch.
 fn close_self() {
-    crate::control::with_own(|b| b.store(crate::control::STATE, 3));
+    crate::control::with_own(|b| b.store(crate::control::STATE, crate::control::STATE_EXITING));
     js_sys::global()
         .unchecked_into::<web_sys::DedicatedWorkerGlobalScope>()
         .close();

@@ -39,6 +39,8 @@ mod control;
 mod error;
 pub mod protocol;
 mod run;
+#[cfg(target_arch = "wasm32")]
+mod stream;
 mod task;
 pub mod transfer;
 
@@ -73,6 +75,8 @@ pub use pool::{IsolatePool, PoolBuilder, PoolStats, TaskHandle};
 #[cfg(target_arch = "wasm32")]
 pub use port::{ReceivePort, SendPort};
 pub use run::{compute, run, run_async};
+#[cfg(target_arch = "wasm32")]
+pub use stream::{stream, stream_with_window, IsolateStream, StreamSink};
 #[cfg(target_arch = "wasm32")]
 pub use transfer::Transferable;
 pub use transfer::{Element, TransferBuffer};

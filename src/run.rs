@@ -87,6 +87,19 @@ where
     imp::call(crate::task::TaskRef::future(task), input)
 }
 
+/// Submits to the pool behind `run`, returning the task's handle.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn submit_to_default_pool<I, O>(
+    task: crate::task::TaskRef,
+    input: I,
+) -> crate::TaskHandle<O>
+where
+    I: Serialize + 'static,
+    O: DeserializeOwned + 'static,
+{
+    imp::call(task, input)
+}
+
 #[cfg(target_arch = "wasm32")]
 mod imp {
     use crate::task::TaskRef;

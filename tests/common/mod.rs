@@ -158,6 +158,16 @@ macro_rules! wasm_isolates_suite {
         async fn spawn_and_drop_200_isolates() {
             common::spawn::spawn_and_drop_200_isolates().await;
         }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn stream_has_backpressure() {
+            common::spawn::stream_has_backpressure().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn stream_reports_a_failing_producer() {
+            common::spawn::stream_reports_a_failing_producer().await;
+        }
     };
 }
 

@@ -302,3 +302,72 @@ pub async fn spawn_and_drop_200_isolates() {
     }
     assert_eq!(live_workers(), before);
 }
+
+#[derive(Serialize, Deserialize)]
+pub struct Stamped {
+    index: u32,
+    sent_at: f64,
+}
+
+async fn produce_stamped(n: u32, mut sink: wasm_isolates::StreamSink<Stamped>) {
+    for index in 0..n {
+        if sink.ready().await.is_err() {
+            return;
+        }
+        let item = Stamped {
+            index,
+            sent_at: js_sys::Date::now(),
+        };
+        if sink.send(item).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The producer never runs more than `window` items ahead of a slow consumer: item k is sent
+/// only after item k - window was consumed.
+pub async fn stream_has_backpressure() {
+    let window = 3;
+    let mut items = wasm_isolates::stream_with_window(produce_stamped, 30, window);
+    // When the consumer asked for item k: it cannot have taken item k (and freed a place for
+    // item k + window) before that.
+    let mut asked_at: Vec<f64> = Vec::new();
+    loop {
+        asked_at.push(js_sys::Date::now());
+        let Some(item) = items.next().await else {
+            asked_at.pop();
+            break;
+        };
+        let item = item.unwrap();
+        assert_eq!(item.index as usize + 1, asked_at.len(), "in order");
+        if item.index >= window {
+            let freed_after = asked_at[(item.index - window) as usize];
+            assert!(
+                item.sent_at >= freed_after,
+                "item {} sent at {} before item {} was asked for at {freed_after}",
+                item.index,
+                item.sent_at,
+                item.index - window
+            );
+        }
+        wait(15).await; // a slow consumer
+    }
+    assert_eq!(asked_at.len(), 30);
+}
+
+async fn produce_then_panic(_: (), mut sink: wasm_isolates::StreamSink<u32>) {
+    let _ = sink.send(1).await;
+    let _ = sink.send(2).await;
+    panic!("producer failed");
+}
+
+pub async fn stream_reports_a_failing_producer() {
+    let mut items = wasm_isolates::stream(produce_then_panic, ());
+    assert_eq!(items.next().await.unwrap().unwrap(), 1);
+    assert_eq!(items.next().await.unwrap().unwrap(), 2);
+    match items.next().await {
+        Some(Err(IsolateError::Panicked { message, .. })) => assert_eq!(message, "producer failed"),
+        other => panic!("expected the panic, got {other:?}"),
+    }
+    assert!(items.next().await.is_none());
+}

@@ -15,6 +15,7 @@ use std::fmt;
 /// | [`WorkerDied`](Self::WorkerDied) | the worker stopped mid-task (`close()`, crash, terminated) | replaced |
 /// | [`StartFailed`](Self::StartFailed) | the worker could not load or instantiate the module | the next task tries a new worker |
 /// | [`Codec`](Self::Codec) | input or output could not be (de)serialized | yes |
+/// | [`Json`](Self::Json) | malformed JSON, or a query for a value that is not there | yes |
 /// | [`Protocol`](Self::Protocol) | a message did not follow the wire protocol | yes, on the worker side |
 /// | [`Unsupported`](Self::Unsupported) | the host lacks a capability (workers, `SharedArrayBuffer`) | n/a |
 /// | [`NotReady`](Self::NotReady) | called before the library was initialised | n/a |
@@ -103,6 +104,18 @@ pub enum IsolateError {
     },
     /// The pool or isolate was closed before the task could run.
     Closed,
+    /// JSON could not be parsed (with where: byte `offset`, 1-based `line` and `column`), or a
+    /// query named no value of the right kind (no position then).
+    Json {
+        /// What is wrong.
+        message: String,
+        /// Byte offset of the error in the text.
+        offset: Option<u64>,
+        /// 1-based line of the error.
+        line: Option<u64>,
+        /// 1-based column of the error.
+        column: Option<u64>,
+    },
     /// A browser API threw where it should not have.
     Js {
         /// The exception's message.
@@ -168,6 +181,12 @@ impl fmt::Display for IsolateError {
             Self::Cancelled => f.write_str("task was cancelled"),
             Self::QueueFull { capacity } => write!(f, "queue is full ({capacity} tasks waiting)"),
             Self::Closed => f.write_str("pool or isolate is closed"),
+            Self::Json {
+                message,
+                offset: Some(offset),
+                ..
+            } => write!(f, "invalid JSON at byte {offset}: {message}"),
+            Self::Json { message, .. } => write!(f, "JSON: {message}"),
             Self::Js { message } => write!(f, "JS error: {message}"),
         }
     }

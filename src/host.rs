@@ -34,6 +34,15 @@ extern "C" {
     #[wasm_bindgen(js_name = newControlBlock)]
     pub(crate) fn new_control_block(words: u32) -> JsValue;
 
+    #[wasm_bindgen(js_name = fetchBytes)]
+    pub(crate) fn fetch_bytes(url: &str) -> js_sys::Promise;
+
+    #[wasm_bindgen(js_name = blobBytes)]
+    pub(crate) fn blob_bytes(blob: &web_sys::Blob) -> js_sys::Promise;
+
+    /// `performance.now()`.
+    pub(crate) fn now() -> f64;
+
     #[wasm_bindgen(js_name = globalContext)]
     pub(crate) fn global_context() -> String;
 }

@@ -8,6 +8,36 @@ impl From<IsolateError> for JsValue {
     fn from(e: IsolateError) -> Self {
         let error = js_sys::Error::new(&e.to_string());
         error.set_name(js_error_name(&e));
+        let set = |k: &str, v: JsValue| {
+            // Setting a property on a fresh Error cannot fail.
+            let _ = Reflect::set(&error, &JsValue::from_str(k), &v);
+        };
+        match &e {
+            IsolateError::Json {
+                offset,
+                line,
+                column,
+                ..
+            } => {
+                let num = |n: &Option<u64>| n.map_or(JsValue::NULL, |n| (n as f64).into());
+                set("offset", num(offset));
+                set("line", num(line));
+                set("column", num(column));
+            }
+            IsolateError::Panicked { location, .. } => {
+                set(
+                    "location",
+                    location.as_deref().map_or(JsValue::NULL, JsValue::from_str),
+                );
+            }
+            IsolateError::WorkerError {
+                stack: Some(stack), ..
+            } => {
+                // The isolate's own stack, so it is not lost at the thread boundary.
+                set("cause", JsValue::from_str(stack));
+            }
+            _ => {}
+        }
         error.into()
     }
 }
@@ -18,6 +48,7 @@ fn js_error_name(e: &IsolateError) -> &'static str {
         IsolateError::WorkerError { .. } | IsolateError::WorkerDied { .. } => "IsolateWorkerError",
         IsolateError::StartFailed { .. } => "IsolateStartError",
         IsolateError::Codec { .. } | IsolateError::Protocol { .. } => "IsolateDataError",
+        IsolateError::Json { .. } => "JsonError",
         IsolateError::Unsupported { .. } => "IsolateUnsupportedError",
         IsolateError::TimedOut { .. } => "IsolateTimeoutError",
         IsolateError::Cancelled => "AbortError",

@@ -54,6 +54,12 @@ mod isolate_main;
 mod isolate_worker;
 #[cfg(target_arch = "wasm32")]
 mod js;
+#[cfg(all(target_arch = "wasm32", feature = "json"))]
+pub mod json;
+#[cfg(all(target_arch = "wasm32", feature = "json"))]
+mod json_dataset;
+#[cfg(all(target_arch = "wasm32", feature = "json"))]
+mod json_js;
 #[cfg(target_arch = "wasm32")]
 mod pool;
 #[cfg(target_arch = "wasm32")]

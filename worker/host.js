@@ -119,3 +119,46 @@ export function newControlBlock(words) {
   if (typeof SharedArrayBuffer !== 'function') return null;
   return new Int32Array(new SharedArrayBuffer(words * 4));
 }
+
+/** The bytes behind a URL, fetched from whatever scope calls it (an isolate, for the JSON service). */
+export async function fetchBytes(url) {
+  const response = await fetch(url);
+  if (!response.ok) {
+    throw new Error(`GET ${url}: HTTP ${response.status} ${response.statusText}`);
+  }
+  return await response.arrayBuffer();
+}
+
+/** The bytes of a Blob (in an isolate: no cost to the page). */
+export async function blobBytes(blob) {
+  return await blob.arrayBuffer();
+}
+
+/** performance.now() in any scope. */
+export function now() {
+  return performance.now();
+}
+
+/**
+ * Resolves on a fresh macrotask (a MessageChannel round, not setTimeout, which browsers clamp to
+ * 4 ms when nested), so a loop that awaits it between slices lets the page render frames.
+ */
+export function nextMacrotask() {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
+}
+
+/** A promise rejected with the signal's reason once `signal` aborts (never settles otherwise). */
+export function abortPromise(signal) {
+  return new Promise((_, reject) => {
+    const fail = () => reject(signal.reason ?? new DOMException('The operation was aborted.', 'AbortError'));
+    if (signal.aborted) fail();
+    else signal.addEventListener('abort', fail, { once: true });
+  });
+}

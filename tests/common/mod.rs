@@ -1,6 +1,7 @@
 //! Tasks and checks shared by the browser-hosted and worker-hosted wasm test suites.
 
 pub mod image;
+pub mod json;
 pub mod pool;
 pub mod spawn;
 
@@ -167,6 +168,21 @@ macro_rules! wasm_isolates_suite {
         #[wasm_bindgen_test::wasm_bindgen_test]
         async fn stream_reports_a_failing_producer() {
             common::spawn::stream_reports_a_failing_producer().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn json_queries_match_json_parse() {
+            common::json::json_queries_match_json_parse().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn json_malformed_reports_where() {
+            common::json::json_malformed_reports_where().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn json_every_input_kind() {
+            common::json::json_every_input_kind().await;
         }
     };
 }

@@ -1,0 +1,463 @@
+//! The JSON service: parse large JSON in an isolate and keep it there.
+//!
+//! Parsing is only half the cost of big JSON on the web: building the JS object graph on the main
+//! thread (by `JSON.parse`, or by the structured clone of a worker's result) is the other half.
+//! So the parsed document stays in its isolate, and the caller takes what it needs without a long
+//! main-thread task:
+//!
+//! 1. **a document handle** ([`JsonDocument`]): `len`, `get`, `slice` (a page of records) and
+//!    `select` by JSON pointer, each a small message;
+//! 2. **columns** ([`JsonDocument::select`]): fields of an array of records as typed arrays
+//!    (numbers as `Float64Array`, strings as one UTF-8 buffer plus offsets, booleans as bytes),
+//!    moved by transfer;
+//! 3. **objects**: the JS value itself, delivered in slices sized to a main-thread time budget
+//!    (the JS API's `mode: "objects"`).
+//!
+//! Inputs cost the calling thread nothing: bytes move by transfer, a URL is fetched by the
+//! isolate, a `Blob` is read there, and a JS string travels in slices.
+//!
+//! Malformed JSON is an [`IsolateError::Json`] with byte offset, line and column; nesting deeper
+//! than 128 levels is refused with the same error (no stack overflow), and the isolate stays
+//! usable.
+
+use crate::{IsolateError, IsolatePool, TransferBuffer, Transferable};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::cell::RefCell;
+
+/// Where a document comes from.
+#[derive(Serialize, Deserialize)]
+pub(crate) enum Source {
+    /// Bytes, moved by transfer.
+    Bytes(TransferBuffer<u8>),
+    /// A URL the isolate fetches itself.
+    Url(String),
+    /// A `Blob` (or `File`), read in the isolate.
+    Blob(Transferable<web_sys::Blob>),
+    /// Text appended slice by slice with `stage_text`.
+    Staged,
+}
+
+/// What the isolate tells about a parsed document.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DocumentInfo {
+    /// Size of the JSON text in bytes.
+    pub byte_length: u64,
+    /// `"array"`, `"object"`, `"string"`, `"number"`, `"boolean"` or `"null"`.
+    pub kind: String,
+    /// Elements of a top-level array, keys of a top-level object, else 0.
+    pub len: u64,
+}
+
+/// One column of [`Columns`].
+#[derive(Serialize, Deserialize, Debug)]
+#[non_exhaustive]
+pub enum Column {
+    /// Numbers; `NaN` where a record lacks the field or holds something else.
+    Number(TransferBuffer<f64>),
+    /// Strings: record `i` is `utf8[offsets[i]..offsets[i + 1]]` (empty where missing).
+    Text {
+        /// All strings, concatenated.
+        utf8: TransferBuffer<u8>,
+        /// `len + 1` offsets into `utf8`.
+        offsets: TransferBuffer<u32>,
+    },
+    /// Booleans: 1 true, 0 false, 2 missing.
+    Bool(TransferBuffer<u8>),
+    /// The field holds no number, string or boolean in any record.
+    Missing,
+}
+
+/// Fields of an array of records, column by column; see [`JsonDocument::select`].
+#[derive(Serialize, Deserialize, Debug)]
+#[non_exhaustive]
+pub struct Columns {
+    /// Number of records.
+    pub len: u64,
+    /// The field paths asked for, in order.
+    pub fields: Vec<String>,
+    /// One column per field.
+    pub columns: Vec<Column>,
+}
+
+/// Why a parse or a query failed, as the isolate reports it.
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) struct JsonFailure {
+    message: String,
+    position: Option<(u64, u64, u64)>,
+}
+
+impl From<JsonFailure> for IsolateError {
+    fn from(f: JsonFailure) -> Self {
+        let (offset, line, column) = match f.position {
+            Some((o, l, c)) => (Some(o), Some(l), Some(c)),
+            None => (None, None, None),
+        };
+        IsolateError::Json {
+            message: f.message,
+            offset,
+            line,
+            column,
+        }
+    }
+}
+
+fn failure(message: impl Into<String>) -> JsonFailure {
+    JsonFailure {
+        message: message.into(),
+        position: None,
+    }
+}
+
+// ---------------------------------------------------------------- the isolate's side
+
+thread_local! {
+    /// The document this isolate holds (one per isolate: each `JsonDocument` has its own).
+    static DOC: RefCell<Option<Value>> = const { RefCell::new(None) };
+    static STAGED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+fn stage_text(slice: Transferable<js_sys::JsString>) -> u64 {
+    let text = String::from(slice.0);
+    STAGED.with(|s| {
+        let mut s = s.borrow_mut();
+        s.extend_from_slice(text.as_bytes());
+        s.len() as u64
+    })
+}
+
+/// Parses `bytes` into the isolate's document.
+pub(crate) fn parse_bytes(bytes: &[u8]) -> Result<DocumentInfo, JsonFailure> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        let (line, column) = (e.line() as u64, e.column() as u64);
+        JsonFailure {
+            message: e.to_string(),
+            position: Some((offset_of(bytes, line, column), line, column)),
+        }
+    })?;
+    let (kind, len) = match &value {
+        Value::Array(a) => ("array", a.len()),
+        Value::Object(o) => ("object", o.len()),
+        Value::String(_) => ("string", 0),
+        Value::Number(_) => ("number", 0),
+        Value::Bool(_) => ("boolean", 0),
+        Value::Null => ("null", 0),
+    };
+    let info = DocumentInfo {
+        byte_length: bytes.len() as u64,
+        kind: kind.into(),
+        len: len as u64,
+    };
+    DOC.with(|d| *d.borrow_mut() = Some(value));
+    Ok(info)
+}
+
+/// Byte offset of 1-based `line`, `column` (serde_json's report) in `bytes`.
+fn offset_of(bytes: &[u8], line: u64, column: u64) -> u64 {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| b == b'\n')
+            .nth(line as usize - 2)
+            .map_or(bytes.len(), |(i, _)| i + 1)
+    };
+    (line_start as u64 + column.saturating_sub(1)).min(bytes.len() as u64)
+}
+
+async fn parse_source(source: Source) -> Result<DocumentInfo, JsonFailure> {
+    let bytes = match source {
+        Source::Bytes(buffer) => buffer.to_vec(),
+        Source::Staged => STAGED.with(|s| std::mem::take(&mut *s.borrow_mut())),
+        Source::Url(url) => {
+            let buffer = wasm_bindgen_futures::JsFuture::from(crate::host::fetch_bytes(&url))
+                .await
+                .map_err(|e| failure(crate::isolate_worker::js_message(&e)))?;
+            js_sys::Uint8Array::new(&buffer).to_vec()
+        }
+        Source::Blob(blob) => {
+            let buffer = wasm_bindgen_futures::JsFuture::from(crate::host::blob_bytes(&blob.0))
+                .await
+                .map_err(|e| failure(crate::isolate_worker::js_message(&e)))?;
+            js_sys::Uint8Array::new(&buffer).to_vec()
+        }
+    };
+    crate::report_progress(bytes.len().min(i32::MAX as usize) as u32);
+    parse_bytes(&bytes)
+}
+
+fn with_value<R>(
+    pointer: &str,
+    f: impl FnOnce(&Value) -> Result<R, JsonFailure>,
+) -> Result<R, JsonFailure> {
+    DOC.with(|d| {
+        let doc = d.borrow();
+        let root = doc
+            .as_ref()
+            .ok_or_else(|| failure("the document is gone (its isolate was restarted)"))?;
+        let value = root
+            .pointer(pointer)
+            .ok_or_else(|| failure(format!("no value at JSON pointer `{pointer}`")))?;
+        f(value)
+    })
+}
+
+fn array_at<'a>(value: &'a Value, pointer: &str) -> Result<&'a Vec<Value>, JsonFailure> {
+    value
+        .as_array()
+        .ok_or_else(|| failure(format!("the value at `{pointer}` is not an array")))
+}
+
+fn len_at(pointer: String) -> Result<u64, JsonFailure> {
+    with_value(&pointer, |v| {
+        Ok(match v {
+            Value::Array(a) => a.len(),
+            Value::Object(o) => o.len(),
+            Value::String(s) => s.chars().count(),
+            _ => 0,
+        } as u64)
+    })
+}
+
+fn get_at(pointer: String) -> Result<Value, JsonFailure> {
+    with_value(&pointer, |v| Ok(v.clone()))
+}
+
+fn clamp_range(len: usize, start: u64, end: u64) -> std::ops::Range<usize> {
+    let end = (end.min(len as u64)) as usize;
+    let start = (start as usize).min(end);
+    start..end
+}
+
+fn slice_at(args: (String, u64, u64)) -> Result<Vec<Value>, JsonFailure> {
+    let (pointer, start, end) = args;
+    with_value(&pointer, |v| {
+        let a = array_at(v, &pointer)?;
+        Ok(a[clamp_range(a.len(), start, end)].to_vec())
+    })
+}
+
+/// A slice as JSON text, for `JSON.parse` on the receiving thread (cheaper there than
+/// rebuilding a structured clone).
+fn slice_text_at(args: (String, u64, u64)) -> Result<TransferBuffer<u8>, JsonFailure> {
+    let (pointer, start, end) = args;
+    with_value(&pointer, |v| {
+        let a = array_at(v, &pointer)?;
+        let text = serde_json::to_vec(&a[clamp_range(a.len(), start, end)])
+            .map_err(|e| failure(e.to_string()))?;
+        Ok(TransferBuffer::from_slice(&text))
+    })
+}
+
+fn select_at(args: (String, Vec<String>)) -> Result<Columns, JsonFailure> {
+    let (pointer, fields) = args;
+    with_value(&pointer, |v| {
+        let records = array_at(v, &pointer)?;
+        let columns = fields.iter().map(|f| column(records, f)).collect();
+        Ok(Columns {
+            len: records.len() as u64,
+            fields,
+            columns,
+        })
+    })
+}
+
+/// One field of every record: `"lat"` or a nested path `"location/lat"`.
+fn column(records: &[Value], field: &str) -> Column {
+    let path = format!("/{}", field.trim_start_matches('/'));
+    let values: Vec<Option<&Value>> = records.iter().map(|r| r.pointer(&path)).collect();
+    match values.iter().flatten().find(|v| !v.is_null()) {
+        Some(Value::Number(_)) => Column::Number(TransferBuffer::from_slice(
+            &values
+                .iter()
+                .map(|v| v.and_then(Value::as_f64).unwrap_or(f64::NAN))
+                .collect::<Vec<_>>(),
+        )),
+        Some(Value::Bool(_)) => Column::Bool(TransferBuffer::from_slice(
+            &values
+                .iter()
+                .map(|v| v.and_then(Value::as_bool).map_or(2, u8::from))
+                .collect::<Vec<_>>(),
+        )),
+        Some(Value::String(_)) => {
+            let mut utf8 = Vec::new();
+            let mut offsets = Vec::with_capacity(values.len() + 1);
+            offsets.push(0u32);
+            for v in &values {
+                if let Some(s) = v.and_then(Value::as_str) {
+                    utf8.extend_from_slice(s.as_bytes());
+                }
+                offsets.push(utf8.len().min(u32::MAX as usize) as u32);
+            }
+            Column::Text {
+                utf8: TransferBuffer::from_slice(&utf8),
+                offsets: TransferBuffer::from_slice(&offsets),
+            }
+        }
+        _ => Column::Missing,
+    }
+}
+
+// ---------------------------------------------------------------- the caller's side
+
+/// A JSON document parsed by, and kept in, its own isolate.
+///
+/// Each document has a dedicated isolate (a one-worker [`IsolatePool`], so it works with or
+/// without cross-origin isolation); dropping the document stops it. Queries go to that isolate
+/// one at a time, in order.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), wasm_isolates::IsolateError> {
+/// use wasm_isolates::json::{Column, JsonDocument};
+///
+/// let doc = JsonDocument::fetch("/data/points.json").await?;
+/// let n = doc.len("").await?;                       // records in the top-level array
+/// let first = doc.get("/0/courier").await?;         // a small value
+/// let page = doc.slice("", 0, 50).await?;           // a page of records
+/// let cols = doc.select("", &["lat", "lon"]).await?; // typed arrays, transferred
+/// if let Column::Number(lat) = &cols.columns[0] {
+///     let _lat: js_sys::Float64Array = lat.view();  // no copy
+/// }
+/// # Ok(()) }
+/// ```
+pub struct JsonDocument {
+    pool: IsolatePool,
+    info: DocumentInfo,
+}
+
+/// Largest JS string slice posted at once (UTF-16 code units): posting costs the sending thread
+/// about 0.4 ms per MB, so 1 Mi units stays well inside a frame.
+const TEXT_SLICE: u32 = 1 << 20;
+
+impl JsonDocument {
+    fn isolate() -> Result<IsolatePool, IsolateError> {
+        IsolatePool::builder().size(1).debug_name("json").build()
+    }
+
+    async fn open(source: Source, pool: IsolatePool) -> Result<Self, IsolateError> {
+        let info = pool.run_async(parse_source, source).await??;
+        Ok(JsonDocument { pool, info })
+    }
+
+    /// Parses bytes (moved to the isolate by transfer; nothing is copied on this thread).
+    pub async fn parse_bytes(bytes: TransferBuffer<u8>) -> Result<Self, IsolateError> {
+        Self::open(Source::Bytes(bytes), Self::isolate()?).await
+    }
+
+    /// Fetches `url` in the isolate and parses the body there.
+    pub async fn fetch(url: &str) -> Result<Self, IsolateError> {
+        Self::open(Source::Url(url.to_string()), Self::isolate()?).await
+    }
+
+    /// Reads a `Blob` (or `File`) in the isolate and parses it.
+    pub async fn parse_blob(blob: web_sys::Blob) -> Result<Self, IsolateError> {
+        Self::open(Source::Blob(Transferable(blob)), Self::isolate()?).await
+    }
+
+    /// Parses a JS string, sent to the isolate in slices small enough for one frame each
+    /// (`on_slice` is called with the code units sent so far, e.g. to report progress).
+    pub async fn parse_js_string(
+        text: &js_sys::JsString,
+        mut on_slice: impl FnMut(u32),
+    ) -> Result<Self, IsolateError> {
+        let pool = Self::isolate()?;
+        let len = text.length();
+        let mut start = 0;
+        while start < len {
+            let end = (start + TEXT_SLICE).min(len);
+            pool.run(stage_text, Transferable(text.slice(start, end)))
+                .await?;
+            start = end;
+            on_slice(start);
+        }
+        Self::open(Source::Staged, pool).await
+    }
+
+    /// Size, kind and top-level length of the document.
+    pub fn info(&self) -> &DocumentInfo {
+        &self.info
+    }
+
+    /// Length of the array (elements), object (keys) or string (characters) at `pointer`
+    /// (a JSON pointer: `""` is the root, `"/0/name"` a field of the first element).
+    pub async fn len(&self, pointer: &str) -> Result<u64, IsolateError> {
+        Ok(self.pool.run(len_at, pointer.to_string()).await??)
+    }
+
+    /// The value at `pointer`, copied out of the isolate (keep it small).
+    pub async fn get(&self, pointer: &str) -> Result<Value, IsolateError> {
+        Ok(self.pool.run(get_at, pointer.to_string()).await??)
+    }
+
+    /// Elements `start..end` of the array at `pointer` (clamped to its length).
+    pub async fn slice(
+        &self,
+        pointer: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Value>, IsolateError> {
+        Ok(self
+            .pool
+            .run(slice_at, (pointer.to_string(), start, end))
+            .await??)
+    }
+
+    /// Elements `start..end` of the array at `pointer` as JSON text (moved by transfer).
+    pub async fn slice_text(
+        &self,
+        pointer: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<TransferBuffer<u8>, IsolateError> {
+        Ok(self
+            .pool
+            .run(slice_text_at, (pointer.to_string(), start, end))
+            .await??)
+    }
+
+    /// Like [`slice_text`](Self::slice_text), submitted at once (so the next slice can be on
+    /// its way while this thread parses the previous one).
+    pub(crate) fn slice_text_handle(
+        &self,
+        pointer: &str,
+        start: u64,
+        end: u64,
+    ) -> crate::TaskHandle<Result<TransferBuffer<u8>, JsonFailure>> {
+        self.pool
+            .run(slice_text_at, (pointer.to_string(), start, end))
+    }
+
+    /// The given fields of every record in the array at `pointer`, as typed columns moved by
+    /// transfer. A field may be a path into nested objects: `"location/lat"`.
+    pub async fn select(&self, pointer: &str, fields: &[&str]) -> Result<Columns, IsolateError> {
+        let fields = fields.iter().map(|f| f.to_string()).collect();
+        Ok(self
+            .pool
+            .run(select_at, (pointer.to_string(), fields))
+            .await??)
+    }
+}
+
+impl std::fmt::Debug for JsonDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonDocument")
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_follow_lines_and_columns() {
+        let text = b"[1,\n 2,\n x]";
+        assert_eq!(offset_of(text, 1, 1), 0);
+        assert_eq!(offset_of(text, 3, 2), 9);
+        assert_eq!(&text[9..10], b"x");
+    }
+}

@@ -1,0 +1,413 @@
+//! The JSON service's JS API: `parseJson`, `JsonDocument`, `generateDataset`.
+
+use crate::json::{Column, Columns, JsonDocument};
+use crate::{IsolateError, TransferBuffer};
+use js_sys::{Array, Function, JsString, Object, Promise, Reflect, Uint8Array};
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::Poll;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+#[wasm_bindgen(module = "/worker/host.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = nextMacrotask)]
+    fn next_macrotask() -> Promise;
+    #[wasm_bindgen(js_name = abortPromise)]
+    fn abort_promise(signal: &web_sys::AbortSignal) -> Promise;
+}
+
+/// What `parseJson` returns.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Handle,
+    Columns,
+    Objects,
+}
+
+struct Options {
+    mode: Mode,
+    pointer: String,
+    fields: Vec<String>,
+    budget_ms: f64,
+    signal: Option<web_sys::AbortSignal>,
+    on_progress: Option<Function>,
+}
+
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn type_error(message: impl AsRef<str>) -> JsValue {
+    js_sys::TypeError::new(message.as_ref()).into()
+}
+
+impl Options {
+    fn read(options: &JsValue) -> Result<Self, JsValue> {
+        let none = options.is_undefined() || options.is_null();
+        let field = |k: &str| {
+            if none {
+                JsValue::UNDEFINED
+            } else {
+                get(options, k)
+            }
+        };
+        let mode = match field("mode").as_string().as_deref() {
+            None | Some("handle") => Mode::Handle,
+            Some("columns") => Mode::Columns,
+            Some("objects") => Mode::Objects,
+            Some(other) => {
+                return Err(type_error(format!(
+                    "parseJson: mode must be 'handle', 'columns' or 'objects', not '{other}'"
+                )))
+            }
+        };
+        let fields = match field("fields") {
+            v if v.is_undefined() || v.is_null() => Vec::new(),
+            v => Array::try_from(v)
+                .map_err(|_| type_error("parseJson: fields must be an array of strings"))?
+                .iter()
+                .map(|f| f.as_string())
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| type_error("parseJson: fields must be an array of strings"))?,
+        };
+        Ok(Options {
+            mode,
+            pointer: field("pointer").as_string().unwrap_or_default(),
+            fields,
+            budget_ms: field("budgetMs")
+                .as_f64()
+                .filter(|b| *b > 0.0)
+                .unwrap_or(4.0),
+            signal: field("signal").dyn_into().ok(),
+            on_progress: field("onProgress").dyn_into().ok(),
+        })
+    }
+
+    fn progress(&self, stage: &str, done: f64, total: f64) {
+        if let Some(f) = &self.on_progress {
+            let info = Object::new();
+            let _ = Reflect::set(&info, &"stage".into(), &stage.into());
+            let _ = Reflect::set(&info, &"done".into(), &done.into());
+            let _ = Reflect::set(&info, &"total".into(), &total.into());
+            // A throwing progress callback must not break the parse.
+            let _ = f.call1(&JsValue::UNDEFINED, &info);
+        }
+    }
+}
+
+/// Runs `fut`, or rejects with the signal's reason as soon as it aborts (dropping `fut`, which
+/// cancels the isolate's work).
+async fn abortable<T>(
+    signal: Option<&web_sys::AbortSignal>,
+    fut: impl Future<Output = Result<T, JsValue>>,
+) -> Result<T, JsValue> {
+    let Some(signal) = signal else {
+        return fut.await;
+    };
+    let mut aborted = JsFuture::from(abort_promise(signal));
+    let mut fut = Box::pin(fut);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = Pin::new(&mut aborted).poll(cx) {
+            return Poll::Ready(Err(r.err().unwrap_or(JsValue::UNDEFINED)));
+        }
+        fut.as_mut().poll(cx)
+    })
+    .await
+}
+
+async fn open(source: JsValue, options: &Options) -> Result<JsonDocument, JsValue> {
+    if let Some(text) = source.dyn_ref::<JsString>() {
+        let total = text.length() as f64;
+        return Ok(JsonDocument::parse_js_string(text, |done| {
+            options.progress("sending", done as f64, total)
+        })
+        .await?);
+    }
+    if let Some(buffer) = source.dyn_ref::<js_sys::ArrayBuffer>() {
+        return Ok(
+            JsonDocument::parse_bytes(TransferBuffer::from_array_buffer(buffer.clone())?).await?,
+        );
+    }
+    if let Some(view) = source.dyn_ref::<Uint8Array>() {
+        // A view over part of a buffer is copied (once, natively) so that only its bytes move.
+        let whole = view.byte_offset() == 0 && view.byte_length() == view.buffer().byte_length();
+        let buffer = if whole {
+            view.buffer()
+        } else {
+            view.slice(0, view.length()).buffer()
+        };
+        return Ok(JsonDocument::parse_bytes(TransferBuffer::from_array_buffer(buffer)?).await?);
+    }
+    if let Some(blob) = source.dyn_ref::<web_sys::Blob>() {
+        return Ok(JsonDocument::parse_blob(blob.clone()).await?);
+    }
+    let class = Reflect::get(&source, &"constructor".into())
+        .ok()
+        .and_then(|c| Reflect::get(&c, &"name".into()).ok())
+        .and_then(|n| n.as_string())
+        .unwrap_or_default();
+    match class.as_str() {
+        // A Response's body becomes a Blob without touching its bytes on this thread.
+        "Response" => {
+            let blob = JsFuture::from(
+                Reflect::get(&source, &"blob".into())?
+                    .dyn_into::<Function>()?
+                    .call0(&source)?
+                    .dyn_into::<Promise>()?,
+            )
+            .await?;
+            Ok(JsonDocument::parse_blob(blob.dyn_into()?).await?)
+        }
+        "Request" | "URL" => {
+            let url = if class == "URL" {
+                source
+                    .as_string()
+                    .or_else(|| get(&source, "href").as_string())
+            } else {
+                get(&source, "url").as_string()
+            };
+            let url = url.ok_or_else(|| type_error("parseJson: could not read the URL"))?;
+            Ok(JsonDocument::fetch(&url).await?)
+        }
+        _ => Err(type_error(
+            "parseJson: source must be a JSON string, ArrayBuffer, Uint8Array, Blob, Response, \
+             Request or URL",
+        )),
+    }
+}
+
+/// `parseJson(source, options?)`: parses JSON in an isolate; see the README for sources, modes
+/// and options.
+#[wasm_bindgen(js_name = parseJson)]
+pub async fn parse_json(source: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+    let options = Options::read(&options)?;
+    let signal = options.signal.clone();
+    abortable(signal.as_ref(), async {
+        options.progress("parsing", 0.0, 1.0);
+        let doc = Rc::new(open(source, &options).await?);
+        options.progress("parsing", 1.0, 1.0);
+        match options.mode {
+            Mode::Handle => Ok(JsonDocumentJs {
+                doc: RefCell::new(Some(doc)),
+            }
+            .into()),
+            Mode::Columns => {
+                let fields = if options.fields.is_empty() {
+                    default_fields(&doc, &options.pointer).await?
+                } else {
+                    options.fields.clone()
+                };
+                let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+                Ok(columns_to_js(doc.select(&options.pointer, &refs).await?))
+            }
+            Mode::Objects => objects(&doc, &options).await,
+        }
+    })
+    .await
+}
+
+/// The primitive-valued keys of the first record.
+async fn default_fields(doc: &JsonDocument, pointer: &str) -> Result<Vec<String>, JsValue> {
+    let first = doc.get(&format!("{pointer}/0")).await?;
+    Ok(first
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(_, v)| v.is_number() || v.is_string() || v.is_boolean())
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+fn columns_to_js(cols: Columns) -> JsValue {
+    let out = Object::new();
+    let columns = Object::new();
+    for (name, column) in cols.fields.iter().zip(cols.columns) {
+        let value: JsValue = match column {
+            Column::Number(values) => values.view().into(),
+            Column::Text { utf8, offsets } => {
+                let o = Object::new();
+                let _ = Reflect::set(&o, &"kind".into(), &"text".into());
+                let _ = Reflect::set(&o, &"utf8".into(), &utf8.view());
+                let _ = Reflect::set(&o, &"offsets".into(), &offsets.view());
+                o.into()
+            }
+            Column::Bool(values) => {
+                let o = Object::new();
+                let _ = Reflect::set(&o, &"kind".into(), &"bool".into());
+                let _ = Reflect::set(&o, &"values".into(), &values.view());
+                o.into()
+            }
+            _ => JsValue::NULL,
+        };
+        let _ = Reflect::set(&columns, &JsValue::from_str(name), &value);
+    }
+    let _ = Reflect::set(&out, &"length".into(), &(cols.len as f64).into());
+    let _ = Reflect::set(&out, &"columns".into(), &columns);
+    out.into()
+}
+
+/// Parses JSON text bytes on this thread (for small slices).
+fn parse_text(bytes: &TransferBuffer<u8>) -> Result<JsValue, JsValue> {
+    let decoder = web_sys::TextDecoder::new()?;
+    let text = decoder.decode_with_buffer_source(&bytes.view())?;
+    js_sys::JSON::parse(&text)
+}
+
+/// Delivers the array at `pointer` as JS objects, slice by slice: each slice is parsed here by
+/// `JSON.parse` (cheaper than rebuilding a structured clone), its cost is measured and the next
+/// slice sized to stay within the budget, and the thread returns to its event loop between
+/// slices so frames keep coming. The next slice is already on its way while one is parsed.
+async fn objects(doc: &JsonDocument, options: &Options) -> Result<JsValue, JsValue> {
+    let pointer = options.pointer.as_str();
+    let len = doc.len(pointer).await?;
+    let out = Array::new();
+    let mut size: u64 = 256;
+    let mut pending = (len > 0).then(|| (size.min(len), doc.slice_text_handle(pointer, 0, size)));
+    while let Some((end, request)) = pending.take() {
+        let slice = request.await?.map_err(IsolateError::from)?;
+        if end < len {
+            let next_end = (end + size).min(len);
+            pending = Some((next_end, doc.slice_text_handle(pointer, end, next_end)));
+        }
+        let t0 = crate::host::now();
+        let items: Array = parse_text(&slice)?.dyn_into()?;
+        for item in items.iter() {
+            out.push(&item);
+        }
+        let spent = crate::host::now() - t0;
+        options.progress("delivering", end as f64, len as f64);
+        // Aim at 80 % of the budget; grow at most 4x per step.
+        let per_item = spent.max(0.01) / (items.length().max(1) as f64);
+        size = ((options.budget_ms * 0.8 / per_item) as u64).clamp(16, size * 4);
+        JsFuture::from(next_macrotask()).await?;
+    }
+    Ok(out.into())
+}
+
+/// A parsed JSON document kept in its isolate (JS class `JsonDocument`).
+#[wasm_bindgen(js_name = JsonDocument)]
+pub struct JsonDocumentJs {
+    doc: RefCell<Option<Rc<JsonDocument>>>,
+}
+
+impl JsonDocumentJs {
+    fn doc(&self) -> Result<Rc<JsonDocument>, JsValue> {
+        self.doc
+            .borrow()
+            .clone()
+            .ok_or_else(|| IsolateError::Closed.into())
+    }
+
+    fn promise<F, Fut>(&self, f: F) -> Promise
+    where
+        F: FnOnce(Rc<JsonDocument>) -> Fut,
+        Fut: Future<Output = Result<JsValue, JsValue>> + 'static,
+    {
+        match self.doc() {
+            Ok(doc) => future_to_promise(f(doc)),
+            Err(e) => Promise::reject(&e),
+        }
+    }
+}
+
+#[wasm_bindgen(js_class = JsonDocument)]
+impl JsonDocumentJs {
+    /// Size of the JSON text in bytes.
+    #[wasm_bindgen(getter, js_name = byteLength)]
+    pub fn byte_length(&self) -> f64 {
+        self.doc().map_or(0.0, |d| d.info().byte_length as f64)
+    }
+
+    /// `"array"`, `"object"`, `"string"`, `"number"`, `"boolean"` or `"null"`.
+    #[wasm_bindgen(getter)]
+    pub fn kind(&self) -> String {
+        self.doc()
+            .map_or_else(|_| "closed".into(), |d| d.info().kind.clone())
+    }
+
+    /// Elements (array) or keys (object) at the top level.
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> f64 {
+        self.doc().map_or(0.0, |d| d.info().len as f64)
+    }
+
+    /// `len(pointer = "")`: length of the array, object or string at a JSON pointer.
+    pub fn len(&self, pointer: Option<String>) -> Promise {
+        self.promise(|doc| async move {
+            Ok((doc.len(&pointer.unwrap_or_default()).await? as f64).into())
+        })
+    }
+
+    /// `get(pointer = "")`: the value at a JSON pointer (keep it small).
+    pub fn get(&self, pointer: Option<String>) -> Promise {
+        self.promise(|doc| async move {
+            let value = doc.get(&pointer.unwrap_or_default()).await?;
+            let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+            serde::Serialize::serialize(&value, &serializer)
+                .map_err(|e| JsValue::from(IsolateError::codec(e)))
+        })
+    }
+
+    /// `slice(pointer, start, end)`: elements `start..end` of an array, as JS objects.
+    pub fn slice(&self, pointer: Option<String>, start: f64, end: f64) -> Promise {
+        self.promise(|doc| async move {
+            let text = doc
+                .slice_text(
+                    &pointer.unwrap_or_default(),
+                    start.max(0.0) as u64,
+                    end.max(0.0) as u64,
+                )
+                .await?;
+            parse_text(&text)
+        })
+    }
+
+    /// `select(pointer, fields)`: fields of an array of records as typed columns.
+    pub fn select(&self, pointer: Option<String>, fields: Vec<String>) -> Promise {
+        self.promise(|doc| async move {
+            let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+            Ok(columns_to_js(
+                doc.select(&pointer.unwrap_or_default(), &refs).await?,
+            ))
+        })
+    }
+
+    /// `objects({pointer, budgetMs, onProgress, signal})`: the whole array as JS objects,
+    /// delivered in slices within a main-thread time budget per slice.
+    pub fn objects(&self, options: JsValue) -> Promise {
+        let options = match Options::read(&options) {
+            Ok(o) => o,
+            Err(e) => return Promise::reject(&e),
+        };
+        self.promise(|doc| async move {
+            let signal = options.signal.clone();
+            abortable(signal.as_ref(), objects(&doc, &options)).await
+        })
+    }
+
+    /// Stops the document's isolate; later calls reject.
+    pub fn close(&self) {
+        self.doc.borrow_mut().take();
+    }
+}
+
+/// `generateDataset(kind, megabytes, seed = 1)`: JSON text (`Uint8Array`) of about that size,
+/// generated in an isolate and moved here by transfer. `kind` is `"points"` or `"products"`.
+#[wasm_bindgen(js_name = generateDataset)]
+pub async fn generate_dataset(
+    kind: String,
+    megabytes: f64,
+    seed: Option<f64>,
+) -> Result<Uint8Array, JsValue> {
+    let seed = seed.unwrap_or(1.0).max(1.0) as u64;
+    let bytes = crate::run(crate::json_dataset::generate, (kind, megabytes, seed))
+        .await?
+        .map_err(type_error)?;
+    Ok(bytes.view())
+}

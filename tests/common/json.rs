@@ -1,0 +1,138 @@
+//! The JSON service: every input, every query, columns, malformed and hostile input.
+
+use wasm_bindgen::JsCast;
+use wasm_isolates::json::{Column, JsonDocument};
+use wasm_isolates::{IsolateError, TransferBuffer};
+
+const SAMPLE: &str = r#"[
+ {"id":1,"name":"a","lat":48.5,"ok":true,"loc":{"x":1.5}},
+ {"id":2,"name":"béta","lat":49.25,"ok":false,"loc":{"x":2.5}},
+ {"id":3,"lat":null,"extra":[1,2]}
+]"#;
+
+fn bytes(text: &str) -> TransferBuffer<u8> {
+    TransferBuffer::from_slice(text.as_bytes())
+}
+
+pub async fn json_queries_match_json_parse() {
+    let doc = JsonDocument::parse_bytes(bytes(SAMPLE)).await.unwrap();
+    assert_eq!(doc.info().kind, "array");
+    assert_eq!(doc.info().len, 3);
+    assert_eq!(doc.info().byte_length, SAMPLE.len() as u64);
+    let expected: serde_json::Value = serde_json::from_str(SAMPLE).unwrap();
+    assert_eq!(doc.len("").await.unwrap(), 3);
+    assert_eq!(doc.len("/0").await.unwrap(), 5);
+    assert_eq!(doc.get("/1/name").await.unwrap(), "béta");
+    assert_eq!(doc.get("").await.unwrap(), expected);
+    let page = doc.slice("", 1, 99).await.unwrap();
+    assert_eq!(page, expected.as_array().unwrap()[1..].to_vec());
+    let text = doc.slice_text("", 0, 2).await.unwrap();
+    let parsed = js_sys::JSON::parse(&String::from_utf8(text.to_vec()).unwrap()).unwrap();
+    assert_eq!(js_sys::Array::from(&parsed).length(), 2);
+
+    let cols = doc
+        .select("", &["lat", "name", "ok", "loc/x", "nothing"])
+        .await
+        .unwrap();
+    assert_eq!(cols.len, 3);
+    match &cols.columns[0] {
+        Column::Number(lat) => {
+            let v = lat.to_vec();
+            assert_eq!(&v[..2], &[48.5, 49.25]);
+            assert!(v[2].is_nan(), "null is NaN");
+        }
+        other => panic!("lat: {other:?}"),
+    }
+    match &cols.columns[1] {
+        Column::Text { utf8, offsets } => {
+            let (utf8, offsets) = (utf8.to_vec(), offsets.to_vec());
+            assert_eq!(offsets, vec![0, 1, 6, 6]);
+            assert_eq!(std::str::from_utf8(&utf8[1..6]).unwrap(), "béta");
+        }
+        other => panic!("name: {other:?}"),
+    }
+    match &cols.columns[2] {
+        Column::Bool(ok) => assert_eq!(ok.to_vec(), vec![1, 0, 2]),
+        other => panic!("ok: {other:?}"),
+    }
+    match &cols.columns[3] {
+        Column::Number(x) => assert_eq!(x.to_vec()[..2], [1.5, 2.5]),
+        other => panic!("loc/x: {other:?}"),
+    }
+    assert!(matches!(cols.columns[4], Column::Missing));
+    // A query for something that is not there is a typed error; the document stays usable.
+    match doc.get("/7/name").await {
+        Err(IsolateError::Json {
+            message,
+            offset: None,
+            ..
+        }) => assert!(message.contains("/7/name")),
+        other => panic!("expected Json error, got {other:?}"),
+    }
+    assert!(matches!(
+        doc.select("/0", &["x"]).await,
+        Err(IsolateError::Json { .. })
+    ));
+    assert_eq!(doc.len("").await.unwrap(), 3);
+}
+
+pub async fn json_malformed_reports_where() {
+    let text = "[1,\n 2,\n x]";
+    match JsonDocument::parse_bytes(bytes(text)).await {
+        Err(IsolateError::Json {
+            offset,
+            line,
+            column,
+            ..
+        }) => {
+            assert_eq!((line, column), (Some(3), Some(2)));
+            assert_eq!(offset, Some(9));
+            assert_eq!(&text[9..10], "x");
+        }
+        other => panic!("expected Json error, got {other:?}"),
+    }
+    // Hostile nesting is refused, not a stack overflow.
+    let deep = "[".repeat(100_000);
+    match JsonDocument::parse_bytes(bytes(&deep)).await {
+        Err(IsolateError::Json { message, .. }) => {
+            assert!(message.contains("recursion"), "{message}")
+        }
+        other => panic!("expected Json error, got {other:?}"),
+    }
+    assert!(JsonDocument::parse_bytes(bytes("[1]")).await.is_ok());
+}
+
+fn blob_of(text: &str) -> web_sys::Blob {
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+    web_sys::Blob::new_with_str_sequence(&parts).unwrap()
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = URL, js_name = createObjectURL)]
+    fn create_object_url(blob: &web_sys::Blob) -> String;
+}
+
+pub async fn json_every_input_kind() {
+    // A Blob, read in the isolate.
+    let doc = JsonDocument::parse_blob(blob_of(SAMPLE)).await.unwrap();
+    assert_eq!(doc.len("").await.unwrap(), 3);
+    // A URL, fetched by the isolate itself.
+    let url = create_object_url(&blob_of(SAMPLE));
+    let doc = JsonDocument::fetch(&url).await.unwrap();
+    assert_eq!(doc.get("/2/extra/1").await.unwrap(), 2);
+    match JsonDocument::fetch("/no/such/file.json").await {
+        Err(IsolateError::Json { message, .. }) => assert!(message.contains("404"), "{message}"),
+        other => panic!("expected an HTTP error, got {other:?}"),
+    }
+    // A JS string of several slices (over 1 Mi UTF-16 units), staged in the isolate.
+    let big = format!("[{}]", vec!["\"é\""; 600_000].join(","));
+    let js: js_sys::JsString = wasm_bindgen::JsValue::from_str(&big).unchecked_into();
+    let mut slices = 0;
+    let doc = JsonDocument::parse_js_string(&js, |_| slices += 1)
+        .await
+        .unwrap();
+    assert!(slices >= 2, "{slices} slices");
+    assert_eq!(doc.len("").await.unwrap(), 600_000);
+    assert_eq!(doc.get("/599999").await.unwrap(), "é");
+}

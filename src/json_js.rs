@@ -67,7 +67,8 @@ impl Options {
         };
         let fields = match field("fields") {
             v if v.is_undefined() || v.is_null() => Vec::new(),
-            v => Array::try_from(v)
+            v => v
+                .dyn_into::<Array>()
                 .map_err(|_| type_error("parseJson: fields must be an array of strings"))?
                 .iter()
                 .map(|f| f.as_string())

@@ -1,156 +1,158 @@
-// wasm-isolates demo page. No inline scripts, no eval: works under `script-src 'self' 'wasm-unsafe-eval'`.
+// wasm-isolates demo page: big JSON five ways, with the main thread's cost made visible.
+// No inline scripts, no eval: works under `script-src 'self' 'wasm-unsafe-eval'`.
 //
-// Test hook: window.__demo = {
-//   ready: Promise<void>,                 // resolves once the wasm module is initialised
-//   capabilities(): object,               // what wasm-isolates detected (crossOriginIsolated, ...)
-//   runSort(strategy: 'main' | 'isolate', n: number)
-//     -> Promise<{strategy, n, totalMs, maxGapMs, missedFrames, longGaps, sorted, length}>
-//        missedFrames: frames lost in rAF gaps > 25 ms; longGaps: how many such gaps
+// Test and bench hook: window.__demo = {
+//   ready: Promise<void>,                       // resolves once the wasm module is initialised
+//   capabilities(): object,                     // what wasm-isolates detected (+ longTasks: bool)
+//   strategies: string[],                       // 'main-parse', 'worker-clone', 'handle', 'columns', 'objects'
+//   generate(kind, mb, seed?) -> Promise<{kind, mb, seed, byteLength, generateMs, records}>
+//   runJson(strategy, {kind, mb, seed?, verify?, input?, budgetMs?})
+//     -> Promise<{strategy, kind, mb, byteLength, input, totalMs, mainBlockedMs, maxBlockMs,
+//                 maxGapMs, missedFrames, framesLost, frames, longTasks, longTaskMs,
+//                 ok, checksum: {count, sums}, verify}>
+//        missedFrames: rAF gaps > 25 ms; framesLost: frames that fit into those gaps;
+//        longTasks: PerformanceObserver 'longtask' entries during the run (null where unsupported);
+//        ok: null unless verify (then: count, column sums and sampled records equal JSON.parse's);
+//        verify: {ok, problems, count, expectedCount, sums, expectedSums, samples: [{index, actual, expected, equal}]}
+//   parseJson, generateDataset: the raw API (for tests),
+//   runSort(strategy: 'main' | 'isolate', n)
+//     -> Promise<{strategy, n, totalMs, mainBlockedMs, maxGapMs, missedFrames, framesLost, longGaps, sorted, length}>
 // }
+// One measured run at a time: overlapping runs would disturb each other's numbers.
 
-import init, { capabilities, sortInIsolate } from './pkg/wasm_isolates.js';
-
-const MISSED_FRAME_MS = 25; // 60 Hz jitter alone reaches ~22 ms; over 25 ms a frame was really missed
-const CHART_FRAMES = 300;
-const MAX_N = 50_000_000;
+import init, { capabilities, generateDataset, parseJson, sortInIsolate } from './pkg/wasm_isolates.js';
+import { frameStats, nextFrame, recordFrames, startFrames } from './frames.js';
+import { longTasksSupported, recordLongTasks, startBusyProbe } from './probe.js';
+import { drawEmpty, drawScatter } from './scatter.js';
+import {
+  DEFAULT_SEED, KINDS, SIZES_MB, STRATEGIES, STRATEGY_NAMES, datasetInfo, getDataset, reference, verify,
+} from './strategies.js';
 
 const $ = (id) => document.getElementById(id);
 const fmt = new Intl.NumberFormat('en-US');
+const round1 = (x) => Math.round(x * 10) / 10;
+const MAX_N = 50_000_000;
 
 // ---------------------------------------------------------------------------------------------
-// Frame monitor: a requestAnimationFrame loop that animates a square, records frame intervals
-// (ring buffer for the chart) and, while a sort is measured, every frame timestamp.
+// The measured window, the same for every strategy
 
-const intervals = new Float64Array(CHART_FRAMES);
-let intervalCount = 0;
-let intervalHead = 0;
-let lastFrame = null;
-const frameWaiters = [];
-let recording = null;
-
-function onFrame(ts) {
-  if (lastFrame !== null) {
-    intervals[intervalHead] = ts - lastFrame;
-    intervalHead = (intervalHead + 1) % CHART_FRAMES;
-    intervalCount = Math.min(intervalCount + 1, CHART_FRAMES);
+/**
+ * Runs `fn` between two frame boundaries with the frame recorder, the busy probe and the long-task
+ * recorder on. Two frames are let through after `fn` settles so that a gap caused by a blocked
+ * main thread is closed and counted.
+ */
+async function measure(fn) {
+  await nextFrame(); // settle: let any work queued by the preparation run first
+  const start = await nextFrame(); // align with a frame boundary
+  const frames = recordFrames(start);
+  const probe = startBusyProbe();
+  const longTasks = recordLongTasks();
+  const t0 = performance.now();
+  let value;
+  let error = null;
+  try {
+    value = await fn();
+  } catch (err) {
+    error = err;
   }
-  lastFrame = ts;
-  if (recording) recording.push(ts);
-  drawAnimation(ts);
-  drawChart();
-  for (const resolve of frameWaiters.splice(0)) resolve(ts);
-  requestAnimationFrame(onFrame);
-}
-
-/** Resolves with the timestamp of the next animation frame. */
-function nextFrame() {
-  return new Promise((resolve) => frameWaiters.push(resolve));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Drawing
-
-const theme = {};
-function readTheme() {
-  const css = getComputedStyle(document.documentElement);
-  for (const name of ['fg', 'muted', 'accent', 'bad', 'border', 'panel']) {
-    theme[name] = css.getPropertyValue(`--${name}`).trim() || '#888';
-  }
-}
-
-/** Size a canvas's backing store to its CSS size × devicePixelRatio; returns the 2D context in CSS px. */
-function fitCanvas(canvas) {
-  const dpr = window.devicePixelRatio || 1;
-  const w = Math.max(1, Math.round(canvas.clientWidth * dpr));
-  const h = Math.max(1, Math.round(canvas.clientHeight * dpr));
-  if (canvas.width !== w || canvas.height !== h) {
-    canvas.width = w;
-    canvas.height = h;
-  }
-  const ctx = canvas.getContext('2d');
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  return { ctx, width: canvas.clientWidth, height: canvas.clientHeight };
-}
-
-let animationCanvas;
-let chartCanvas;
-
-function drawAnimation(ts) {
-  const { ctx, width, height } = fitCanvas(animationCanvas);
-  ctx.fillStyle = theme.panel;
-  ctx.fillRect(0, 0, width, height);
-
-  // A square bouncing left and right, one round trip every 2 s.
-  const size = 28;
-  const phase = (ts % 2000) / 1000; // 0..2
-  const x = (phase < 1 ? phase : 2 - phase) * (width - size - 80) + 10;
-  ctx.fillStyle = theme.accent;
-  ctx.fillRect(x, (height - size) / 2, size, size);
-
-  // A spinner on the right: one turn a second.
-  const cx = width - 40;
-  const cy = height / 2;
-  const angle = ((ts % 1000) / 1000) * Math.PI * 2;
-  ctx.lineWidth = 4;
-  ctx.lineCap = 'round';
-  ctx.strokeStyle = theme.border;
-  ctx.beginPath();
-  ctx.arc(cx, cy, 16, 0, Math.PI * 2);
-  ctx.stroke();
-  ctx.strokeStyle = theme.accent;
-  ctx.beginPath();
-  ctx.arc(cx, cy, 16, angle, angle + Math.PI / 2);
-  ctx.stroke();
-}
-
-function drawChart() {
-  const { ctx, width, height } = fitCanvas(chartCanvas);
-  ctx.fillStyle = theme.panel;
-  ctx.fillRect(0, 0, width, height);
-
-  let max = 0;
-  for (let i = 0; i < intervalCount; i++) max = Math.max(max, intervals[i]);
-  const yMax = Math.min(1000, Math.max(50, Math.ceil((max * 1.1) / 25) * 25));
-  const padLeft = 34;
-  const plotW = width - padLeft - 4;
-  const plotH = height - 8;
-  const y = (ms) => 4 + plotH - (Math.min(ms, yMax) / yMax) * plotH;
-
-  // Axis labels.
-  ctx.fillStyle = theme.muted;
-  ctx.font = '10px system-ui, sans-serif';
-  ctx.textBaseline = 'middle';
-  ctx.fillText(`${yMax} ms`, 2, y(yMax) + 5);
-  if (y(0) - y(MISSED_FRAME_MS) > 12) ctx.fillText('0', 2, y(0) - 4);
-
-  // The 25 ms line.
-  ctx.strokeStyle = theme.bad;
-  ctx.lineWidth = 1;
-  ctx.setLineDash([4, 3]);
-  ctx.beginPath();
-  ctx.moveTo(padLeft, y(MISSED_FRAME_MS));
-  ctx.lineTo(width - 4, y(MISSED_FRAME_MS));
-  ctx.stroke();
-  ctx.setLineDash([]);
-  ctx.fillStyle = theme.bad;
-  ctx.fillText('25', 2, y(MISSED_FRAME_MS));
-
-  // Frame intervals, oldest on the left.
-  ctx.strokeStyle = theme.accent;
-  ctx.lineWidth = 1.5;
-  ctx.beginPath();
-  const start = intervalCount < CHART_FRAMES ? 0 : intervalHead;
-  for (let i = 0; i < intervalCount; i++) {
-    const v = intervals[(start + i) % CHART_FRAMES];
-    const px = padLeft + (i / (CHART_FRAMES - 1)) * plotW;
-    if (i === 0) ctx.moveTo(px, y(v));
-    else ctx.lineTo(px, y(v));
-  }
-  ctx.stroke();
+  const totalMs = performance.now() - t0;
+  await nextFrame();
+  await nextFrame();
+  const busy = probe.stop();
+  const stats = frameStats(frames.stop());
+  const tasks = longTasks.stop();
+  if (error) throw error;
+  return {
+    value,
+    totalMs: round1(totalMs),
+    mainBlockedMs: round1(busy.blockedMs),
+    maxBlockMs: round1(busy.maxBlockMs),
+    maxGapMs: round1(stats.maxGapMs),
+    missedFrames: stats.missedFrames,
+    framesLost: stats.framesLost,
+    frames: stats.frames,
+    longTasks: tasks === null ? null : tasks.length,
+    longTaskMs: tasks === null ? null : round1(tasks.reduce((s, t) => s + t.duration, 0)),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
-// Input and checks
+// JSON runs
+
+let queue = Promise.resolve();
+function exclusive(job) {
+  const run = queue.then(() => ready).then(job);
+  queue = run.catch(() => {});
+  return run;
+}
+
+async function generate(kind, mb, seed = DEFAULT_SEED) {
+  setStatus(`Generating ${kind}, ${mb} MB in an isolate…`);
+  const ds = await getDataset(kind, mb, seed);
+  showDataset(ds);
+  return datasetInfo(ds);
+}
+
+function runJson(strategy, { kind = 'points', mb = 10, seed = DEFAULT_SEED, verify: wantVerify = false, input, budgetMs } = {}) {
+  if (!Object.hasOwn(STRATEGIES, strategy)) {
+    return Promise.reject(new TypeError(`runJson: strategy must be one of ${STRATEGY_NAMES.join(', ')}, got ${String(strategy)}`));
+  }
+  return exclusive(async () => {
+    setBusy(true);
+    const spec = STRATEGIES[strategy];
+    try {
+      const ds = await getDataset(kind, Number(mb), seed);
+      showDataset(ds);
+      if (wantVerify) reference(ds); // JSON.parse's view, computed once per dataset, before the window
+      const options = { input, budgetMs, fields: KINDS[kind].fields, onProgress: showProgress };
+      const prepared = await spec.prepare(ds, options);
+      globalThis.gc?.(); // only with --js-flags=--expose-gc (the bench): start every run from a collected heap
+
+      setStatus(`Running ${strategy} on ${kind}, ${ds.mb} MB…`);
+      const m = await measure(() => spec.run(prepared, options));
+      hideProgress();
+
+      // Not measured from here on.
+      let checked = null;
+      let verdict = null;
+      try {
+        checked = await spec.check(m.value, ds);
+        if (wantVerify) verdict = verify(checked, ds);
+      } finally {
+        await spec.release?.(m.value);
+      }
+      if (strategy === 'columns') plotColumns(m.value, kind);
+      if (strategy === 'handle') showPreview(m.value.page);
+
+      const { value: _value, ...numbers } = m;
+      const row = {
+        strategy,
+        kind,
+        mb: ds.mb,
+        byteLength: ds.bytes.byteLength,
+        input: strategy === 'main-parse' ? 'string' : (input ?? 'bytes'),
+        ...numbers,
+        ok: verdict ? verdict.ok : null,
+        checksum: { count: checked.count, sums: checked.sums },
+        verify: verdict,
+      };
+      addJsonRow(row);
+      setStatus(`${strategy}: ${fmt.format(checked.count)} records in ${row.totalMs} ms; main thread blocked ${row.mainBlockedMs} ms; `
+        + `${row.missedFrames} missed frame${row.missedFrames === 1 ? '' : 's'}.`
+        + (verdict ? (verdict.ok ? ' Equal to JSON.parse.' : ` Differs from JSON.parse: ${verdict.problems[0]}`) : ''), verdict?.ok === false);
+      return row;
+    } catch (err) {
+      hideProgress();
+      setStatus(`${strategy} failed: ${err?.name ?? 'Error'}: ${err?.message ?? err}`, true);
+      throw err;
+    } finally {
+      setBusy(false);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sort runs (the first demo: a Float64Array sorted on the main thread or in an isolate)
 
 /** Fixed-seed PRNG (mulberry32) → Float64Array of n values in [0, 1) with 53 random bits. */
 function randomInput(n, seed = 0x5eed1234) {
@@ -163,9 +165,7 @@ function randomInput(n, seed = 0x5eed1234) {
     return (t ^ (t >>> 14)) >>> 0;
   };
   const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    out[i] = ((next32() >>> 5) * 67108864 + (next32() >>> 6)) / 9007199254740992;
-  }
+  for (let i = 0; i < n; i++) out[i] = ((next32() >>> 5) * 67108864 + (next32() >>> 6)) / 9007199254740992;
   return out;
 }
 
@@ -178,93 +178,44 @@ function sum(values) {
 /** Sorted ascending, right length, same sum (a cheap permutation check). */
 function checkSorted(result, n, expectedSum) {
   if (!(result instanceof Float64Array) || result.length !== n) return false;
-  for (let i = 1; i < result.length; i++) {
-    if (!(result[i - 1] <= result[i])) return false;
-  }
+  for (let i = 1; i < result.length; i++) if (!(result[i - 1] <= result[i])) return false;
   return Math.abs(sum(result) - expectedSum) <= 1e-9 * Math.max(1, Math.abs(expectedSum));
 }
 
-// ---------------------------------------------------------------------------------------------
-// Running a measured sort
-
-const STRATEGIES = {
+const SORTS = {
   main: (values) => values.sort(), // Float64Array#sort is numeric and in place
   isolate: (values) => sortInIsolate(values),
 };
 
-async function measuredSort(strategy, n) {
-  const input = randomInput(n);
-  const expectedSum = sum(input);
-
-  const start = await nextFrame(); // align with a frame boundary
-  const stamps = [start];
-  recording = stamps;
-  let result;
-  let totalMs;
-  try {
-    const t0 = performance.now();
-    result = await STRATEGIES[strategy](input);
-    totalMs = performance.now() - t0;
-    // Let two more frames through so a gap caused by a blocked main thread is closed and counted.
-    await nextFrame();
-    await nextFrame();
-  } finally {
-    recording = null;
-  }
-
-  // A gap over 25 ms means frames were missed; a long gap misses all the frames that fit into it
-  // (an 880 ms freeze at 60 Hz is ~52 frames, not 1). longGaps is the plain count of such gaps.
-  const frameMs = typicalFrameMs();
-  let maxGapMs = 0;
-  let missedFrames = 0;
-  let longGaps = 0;
-  for (let i = 1; i < stamps.length; i++) {
-    const gap = stamps[i] - stamps[i - 1];
-    maxGapMs = Math.max(maxGapMs, gap);
-    if (gap > MISSED_FRAME_MS) {
-      longGaps++;
-      missedFrames += Math.max(1, Math.round(gap / frameMs) - 1);
-    }
-  }
-  return {
-    strategy,
-    n,
-    totalMs: round1(totalMs),
-    maxGapMs: round1(maxGapMs),
-    missedFrames,
-    longGaps,
-    sorted: checkSorted(result, n, expectedSum),
-    length: result?.length ?? 0,
-  };
-}
-
-const round1 = (x) => Math.round(x * 10) / 10;
-
-/** The display's frame interval: the median of recent intervals, 1000/60 ms until there are enough. */
-function typicalFrameMs() {
-  if (intervalCount < 10) return 1000 / 60;
-  const recent = Array.from(intervals.subarray(0, intervalCount)).sort((a, b) => a - b);
-  const median = recent[recent.length >> 1];
-  return Math.min(MISSED_FRAME_MS, Math.max(4, median));
-}
-
-// One measured run at a time: overlapping runs would disturb each other's frame statistics.
-let queue = Promise.resolve();
-
 function runSort(strategy, n) {
-  if (!Object.hasOwn(STRATEGIES, strategy)) {
+  if (!Object.hasOwn(SORTS, strategy)) {
     return Promise.reject(new TypeError(`runSort: strategy must be 'main' or 'isolate', got ${String(strategy)}`));
   }
   n = Number(n);
   if (!Number.isInteger(n) || n < 1 || n > MAX_N) {
     return Promise.reject(new RangeError(`runSort: n must be an integer in 1..${MAX_N}`));
   }
-  const run = queue.then(() => ready).then(async () => {
+  return exclusive(async () => {
     setBusy(true, `Sorting ${fmt.format(n)} numbers ${strategy === 'main' ? 'on the main thread' : 'in an isolate'}…`);
     try {
-      const row = await measuredSort(strategy, n);
-      addRow(row);
-      setStatus(`Done: ${row.strategy}, ${fmt.format(row.n)} numbers in ${row.totalMs} ms; longest frame gap ${row.maxGapMs} ms.`);
+      const input = randomInput(n);
+      const expectedSum = sum(input);
+      const m = await measure(() => SORTS[strategy](input));
+      const row = {
+        strategy,
+        n,
+        totalMs: m.totalMs,
+        mainBlockedMs: m.mainBlockedMs,
+        maxGapMs: m.maxGapMs,
+        missedFrames: m.missedFrames,
+        framesLost: m.framesLost,
+        longGaps: m.missedFrames,
+        longTasks: m.longTasks,
+        sorted: checkSorted(m.value, n, expectedSum),
+        length: m.value?.length ?? 0,
+      };
+      addSortRow(row);
+      setStatus(`Sorted ${fmt.format(n)} numbers (${strategy}) in ${row.totalMs} ms; longest frame gap ${row.maxGapMs} ms.`);
       return row;
     } catch (err) {
       setStatus(`Sort failed (${strategy}): ${err?.message ?? err}`, true);
@@ -273,8 +224,6 @@ function runSort(strategy, n) {
       setBusy(false);
     }
   });
-  queue = run.catch(() => {});
-  return run;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,29 +235,91 @@ function setStatus(text, isError = false) {
   el.classList.toggle('error', isError);
 }
 
+let progressShown = false;
+function showProgress({ done, total } = {}) {
+  if (!(total > 0)) return;
+  const el = $('progress');
+  if (!progressShown) {
+    el.hidden = false;
+    progressShown = true;
+  }
+  el.value = Math.min(1, done / total);
+}
+function hideProgress() {
+  progressShown = false;
+  $('progress').hidden = true;
+}
+
 let uiReady = false;
+const CONTROL_IDS = ['kind', 'mb', 'verify', 'run-all', 'sort-main', 'sort-isolate', 'n', ...STRATEGY_NAMES.map((s) => `run-${s}`)];
 function setBusy(busy, text) {
-  for (const id of ['sort-main', 'sort-isolate', 'n']) $(id).disabled = busy || !uiReady;
+  for (const id of CONTROL_IDS) $(id).disabled = busy || !uiReady;
   if (text) setStatus(text);
 }
 
-function addRow(row) {
+function showDataset(ds) {
+  const info = datasetInfo(ds);
+  $('dataset-info').textContent = `${info.kind}: ${fmt.format(info.byteLength)} bytes`
+    + (info.records !== null ? `, ${fmt.format(info.records)} records` : '')
+    + `, generated in an isolate in ${fmt.format(Math.round(info.generateMs))} ms (seed ${info.seed})`;
+}
+
+function cell(text, cls) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  if (cls) td.className = cls;
+  return td;
+}
+
+function addJsonRow(row) {
   const tr = document.createElement('tr');
-  const cells = [
-    [row.strategy === 'main' ? 'main thread' : 'isolate'],
-    [fmt.format(row.n)],
-    [row.totalMs.toFixed(1)],
-    [row.maxGapMs.toFixed(1)],
-    [String(row.missedFrames), row.missedFrames > 0 ? 'missed' : ''],
-    [row.sorted ? '✓ sorted' : '✗ wrong', row.sorted ? 'check-ok' : 'check-bad'],
-  ];
-  for (const [text, cls] of cells) {
-    const td = document.createElement('td');
-    td.textContent = text;
-    if (cls) td.className = cls;
-    tr.append(td);
-  }
+  tr.className = `strategy-${row.strategy}`;
+  const check = row.ok === null ? ['—', ''] : row.ok ? ['✓ = JSON.parse', 'check-ok'] : ['✗ differs', 'check-bad'];
+  tr.append(
+    cell(row.strategy, 'name'),
+    cell(row.kind),
+    cell(String(row.mb)),
+    cell(row.totalMs.toFixed(1)),
+    cell(row.mainBlockedMs.toFixed(1), row.mainBlockedMs >= 50 ? 'missed' : ''),
+    cell(row.maxGapMs.toFixed(1), row.maxGapMs > 25 ? 'missed' : ''),
+    cell(String(row.missedFrames), row.missedFrames > 0 ? 'missed' : ''),
+    cell(String(row.framesLost), row.framesLost > 0 ? 'missed' : ''),
+    cell(row.longTasks === null ? 'n/a' : String(row.longTasks), row.longTasks > 0 ? 'missed' : ''),
+    cell(...check),
+  );
+  if (row.verify && !row.verify.ok) tr.title = row.verify.problems.join('\n');
   $('results').tBodies[0].prepend(tr);
+}
+
+function addSortRow(row) {
+  const tr = document.createElement('tr');
+  tr.append(
+    cell(row.strategy === 'main' ? 'main thread' : 'isolate'),
+    cell(fmt.format(row.n)),
+    cell(row.totalMs.toFixed(1)),
+    cell(row.mainBlockedMs.toFixed(1)),
+    cell(row.maxGapMs.toFixed(1)),
+    cell(String(row.missedFrames), row.missedFrames > 0 ? 'missed' : ''),
+    cell(row.sorted ? '✓ sorted' : '✗ wrong', row.sorted ? 'check-ok' : 'check-bad'),
+  );
+  $('sort-results').tBodies[0].prepend(tr);
+}
+
+function plotColumns(result, kind) {
+  const { x, y } = KINDS[kind];
+  const xs = result.columns?.[x];
+  const ys = result.columns?.[y];
+  if (!(xs instanceof Float64Array) || !(ys instanceof Float64Array)) {
+    drawEmpty($('scatter'), `no numeric columns ${x}, ${y} in the result`);
+    return;
+  }
+  const drawn = drawScatter($('scatter'), { xs, ys, xLabel: x, yLabel: y });
+  $('scatter-caption').textContent = `${fmt.format(drawn)} ${kind} (${y} against ${x}), drawn straight from the Float64Array columns.`;
+}
+
+function showPreview(page) {
+  const lines = page.slice(0, 3).map((r) => JSON.stringify(r));
+  $('preview').textContent = `first records of the last handle page:\n${lines.join('\n')}`;
 }
 
 function setBadge(id, text, kind, title = '') {
@@ -318,22 +329,23 @@ function setBadge(id, text, kind, title = '') {
   el.title = title;
 }
 
-function showCapabilities(caps) {
-  if (caps.crossOriginIsolated) {
+function showCapabilities(c) {
+  if (c.crossOriginIsolated) {
     setBadge('badge-coi', 'cross-origin isolated', 'ok', 'COOP/COEP are set: SharedArrayBuffer is available');
   } else {
     setBadge('badge-coi', 'not cross-origin isolated', 'warn',
       'Serve the page with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp');
   }
-  if (caps.sharedArrayBuffer && caps.crossOriginIsolated) {
-    setBadge('badge-isolates', 'long-lived isolates available', 'ok', 'Isolate::spawn works');
+  if (!c.canRun) {
+    setBadge('badge-isolates', 'isolates unavailable', 'bad', 'this browser has no module workers');
+  } else if (c.canSpawn) {
+    setBadge('badge-isolates', 'long-lived isolates available', 'ok', 'Isolate.spawn, pause, kill and cooperative cancellation work');
   } else {
-    setBadge('badge-isolates', 'one-shot only', 'warn', 'run / compute / pool tasks work; Isolate::spawn needs SharedArrayBuffer');
+    setBadge('badge-isolates', 'one-shot isolates only', 'warn', 'run / compute / pool tasks work; long-lived isolates need SharedArrayBuffer');
   }
-  if (!caps.workers || !caps.moduleWorkers) {
-    setBadge('badge-isolates', 'no module workers', 'bad', 'this browser cannot run isolates');
-  }
-  setBadge('badge-cores', `${caps.hardwareConcurrency} logical cores`, 'info', `context: ${caps.context}`);
+  setBadge('badge-cores', `${c.hardwareConcurrency} logical cores`, 'info', `context: ${c.context}`);
+  setBadge('badge-longtasks', c.longTasks ? 'Long Tasks API: yes' : 'Long Tasks API: no', 'info',
+    c.longTasks ? 'tasks of 50 ms or more are counted' : 'this browser does not report long tasks; see "main thread blocked"');
 }
 
 function updateLabels() {
@@ -341,35 +353,50 @@ function updateLabels() {
   for (const el of document.querySelectorAll('.n-label')) el.textContent = text;
 }
 
-function onSortClick(strategy) {
-  runSort(strategy, Number($('n').value)).catch((err) => {
-    // Already shown in the status line; keep the stack for developers.
-    console.warn(err);
-  });
+function currentChoice() {
+  return { kind: $('kind').value, mb: Number($('mb').value), verify: $('verify').checked };
+}
+
+function logFailure(err) {
+  // Already shown in the status line; keep the stack for developers.
+  console.warn(err);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Start-up
 
-animationCanvas = $('animation');
-chartCanvas = $('chart');
-readTheme();
-matchMedia('(prefers-color-scheme: dark)').addEventListener('change', readTheme);
-requestAnimationFrame(onFrame);
+startFrames($('animation'), $('chart'));
+drawEmpty($('scatter'), 'run “columns” to plot the records');
 
 $('n').addEventListener('change', updateLabels);
-$('sort-main').addEventListener('click', () => onSortClick('main'));
-$('sort-isolate').addEventListener('click', () => onSortClick('isolate'));
+$('sort-main').addEventListener('click', () => runSort('main', Number($('n').value)).catch(logFailure));
+$('sort-isolate').addEventListener('click', () => runSort('isolate', Number($('n').value)).catch(logFailure));
+for (const name of STRATEGY_NAMES) {
+  $(`run-${name}`).addEventListener('click', () => runJson(name, currentChoice()).catch(logFailure));
+}
+$('run-all').addEventListener('click', async () => {
+  try {
+    for (const name of STRATEGY_NAMES) await runJson(name, currentChoice());
+  } catch (err) {
+    logFailure(err);
+  }
+});
+for (const id of ['kind', 'mb']) {
+  $(id).addEventListener('change', () => {
+    const { kind, mb } = currentChoice();
+    exclusive(() => generate(kind, mb)).then(() => setStatus('Dataset ready: pick a strategy.'), logFailure);
+  });
+}
 updateLabels();
 
 let caps = null;
-const CAPABILITY_KEYS = ['workers', 'moduleWorkers', 'sharedArrayBuffer', 'crossOriginIsolated', 'hardwareConcurrency', 'context', 'inIsolate'];
+const CAPABILITY_KEYS = ['workers', 'moduleWorkers', 'sharedArrayBuffer', 'crossOriginIsolated', 'hardwareConcurrency', 'context', 'inIsolate', 'canRun', 'canSpawn'];
 
 /** A plain copy of what wasm-isolates reports (works for a plain object, a Map or a class with getters). */
 function readCapabilities() {
   const raw = capabilities();
   const get = raw instanceof Map ? (k) => raw.get(k) : (k) => raw[k];
-  return Object.fromEntries(CAPABILITY_KEYS.map((k) => [k, get(k)]));
+  return { ...Object.fromEntries(CAPABILITY_KEYS.map((k) => [k, get(k)])), longTasks: longTasksSupported() };
 }
 
 const ready = init().then(() => {
@@ -377,7 +404,7 @@ const ready = init().then(() => {
   showCapabilities(caps);
   uiReady = true;
   setBusy(false);
-  setStatus('Ready. Watch the square while each sort runs.');
+  setStatus('Ready. Pick a dataset and a strategy, and watch the square while it runs.');
 });
 ready.catch((err) => {
   setBadge('badge-coi', 'failed to load', 'bad');
@@ -391,5 +418,12 @@ window.__demo = {
     if (!caps) throw new Error('__demo.capabilities(): await __demo.ready first');
     return { ...caps };
   },
+  strategies: [...STRATEGY_NAMES],
+  kinds: Object.keys(KINDS),
+  sizes: [...SIZES_MB],
+  generate: (kind, mb, seed) => exclusive(() => generate(kind, mb, seed)),
+  runJson,
   runSort,
+  parseJson,
+  generateDataset,
 };

@@ -16,10 +16,12 @@
 //! Inputs cost the calling thread nothing: bytes move by transfer, a URL is fetched by the
 //! isolate, a `Blob` is read there, and a JS string travels in slices.
 //!
-//! Malformed JSON is an [`IsolateError::Json`] with byte offset, line and column; nesting deeper
-//! than 128 levels is refused with the same error (no stack overflow), and the isolate stays
-//! usable.
+//! The parser (`json_tape`) validates as strictly as `JSON.parse` and builds a flat tape of nodes
+//! pointing into the text, without recursion: any nesting depth parses without a stack overflow.
+//! Malformed JSON is an [`IsolateError::Json`] with byte offset, line and column, and the isolate
+//! stays usable.
 
+use crate::json_tape::{Kind, Tape};
 use crate::{IsolateError, IsolatePool, TransferBuffer, Transferable};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -114,7 +116,10 @@ fn failure(message: impl Into<String>) -> JsonFailure {
 
 thread_local! {
     /// The document this isolate holds (one per isolate: each `JsonDocument` has its own).
-    static DOC: RefCell<Option<Value>> = const { RefCell::new(None) };
+    static DOC: RefCell<Option<Tape>> = const { RefCell::new(None) };
+    /// Node indices of the elements of the array last sliced, so paging through an array of
+    /// N records costs O(N) in all rather than O(N) per page.
+    static ELEMENTS: RefCell<Option<(usize, Vec<u32>)>> = const { RefCell::new(None) };
     static STAGED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -128,44 +133,30 @@ fn stage_text(slice: Transferable<js_sys::JsString>) -> u64 {
 }
 
 /// Parses `bytes` into the isolate's document.
-pub(crate) fn parse_bytes(bytes: &[u8]) -> Result<DocumentInfo, JsonFailure> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        let (line, column) = (e.line() as u64, e.column() as u64);
-        JsonFailure {
-            message: e.to_string(),
-            position: Some((offset_of(bytes, line, column), line, column)),
-        }
+pub(crate) fn parse_bytes(bytes: Vec<u8>) -> Result<DocumentInfo, JsonFailure> {
+    // Free the previous document first: two large tapes need not coexist.
+    DOC.with(|d| d.borrow_mut().take());
+    ELEMENTS.with(|e| e.borrow_mut().take());
+    let tape = Tape::parse(bytes).map_err(|e| JsonFailure {
+        message: e.message,
+        position: Some((e.offset, e.line, e.column)),
     })?;
-    let (kind, len) = match &value {
-        Value::Array(a) => ("array", a.len()),
-        Value::Object(o) => ("object", o.len()),
-        Value::String(_) => ("string", 0),
-        Value::Number(_) => ("number", 0),
-        Value::Bool(_) => ("boolean", 0),
-        Value::Null => ("null", 0),
+    let root = tape.root();
+    let (kind, len) = match tape.node(root).kind {
+        Kind::Array => ("array", tape.children(root).count()),
+        Kind::Object => ("object", tape.children(root).count() / 2),
+        Kind::Str | Kind::EscStr => ("string", 0),
+        Kind::Number => ("number", 0),
+        Kind::True | Kind::False => ("boolean", 0),
+        Kind::Null => ("null", 0),
     };
     let info = DocumentInfo {
-        byte_length: bytes.len() as u64,
+        byte_length: tape.text.len() as u64,
         kind: kind.into(),
         len: len as u64,
     };
-    DOC.with(|d| *d.borrow_mut() = Some(value));
+    DOC.with(|d| *d.borrow_mut() = Some(tape));
     Ok(info)
-}
-
-/// Byte offset of 1-based `line`, `column` (serde_json's report) in `bytes`.
-fn offset_of(bytes: &[u8], line: u64, column: u64) -> u64 {
-    let line_start = if line <= 1 {
-        0
-    } else {
-        bytes
-            .iter()
-            .enumerate()
-            .filter(|(_, &b)| b == b'\n')
-            .nth(line as usize - 2)
-            .map_or(bytes.len(), |(i, _)| i + 1)
-    };
-    (line_start as u64 + column.saturating_sub(1)).min(bytes.len() as u64)
 }
 
 async fn parse_source(source: Source) -> Result<DocumentInfo, JsonFailure> {
@@ -186,44 +177,64 @@ async fn parse_source(source: Source) -> Result<DocumentInfo, JsonFailure> {
         }
     };
     crate::report_progress(bytes.len().min(i32::MAX as usize) as u32);
-    parse_bytes(&bytes)
+    parse_bytes(bytes)
 }
 
-fn with_value<R>(
+fn with_node<R>(
     pointer: &str,
-    f: impl FnOnce(&Value) -> Result<R, JsonFailure>,
+    f: impl FnOnce(&Tape, usize) -> Result<R, JsonFailure>,
 ) -> Result<R, JsonFailure> {
     DOC.with(|d| {
         let doc = d.borrow();
-        let root = doc
+        let tape = doc
             .as_ref()
             .ok_or_else(|| failure("the document is gone (its isolate was restarted)"))?;
-        let value = root
-            .pointer(pointer)
+        let node = tape
+            .pointer(tape.root(), pointer)
             .ok_or_else(|| failure(format!("no value at JSON pointer `{pointer}`")))?;
-        f(value)
+        f(tape, node)
     })
 }
 
-fn array_at<'a>(value: &'a Value, pointer: &str) -> Result<&'a Vec<Value>, JsonFailure> {
-    value
-        .as_array()
-        .ok_or_else(|| failure(format!("the value at `{pointer}` is not an array")))
+/// The element nodes of array `node` (cached for the last array asked).
+fn elements<R>(
+    tape: &Tape,
+    node: usize,
+    pointer: &str,
+    f: impl FnOnce(&[u32]) -> R,
+) -> Result<R, JsonFailure> {
+    if tape.node(node).kind != Kind::Array {
+        return Err(failure(format!("the value at `{pointer}` is not an array")));
+    }
+    ELEMENTS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.as_ref().map(|(n, _)| *n) != Some(node) {
+            let list = tape.children(node).map(|c| c as u32).collect();
+            *cache = Some((node, list));
+        }
+        Ok(f(cache
+            .as_ref()
+            .map_or(&[][..], |(_, list)| list.as_slice())))
+    })
 }
 
 fn len_at(pointer: String) -> Result<u64, JsonFailure> {
-    with_value(&pointer, |v| {
-        Ok(match v {
-            Value::Array(a) => a.len(),
-            Value::Object(o) => o.len(),
-            Value::String(s) => s.chars().count(),
+    with_node(&pointer, |tape, node| {
+        Ok(match tape.node(node).kind {
+            Kind::Array => elements(tape, node, &pointer, <[u32]>::len)?,
+            Kind::Object => tape.children(node).count() / 2,
+            Kind::Str | Kind::EscStr => tape.string(node).map_or(0, |s| s.chars().count()),
             _ => 0,
         } as u64)
     })
 }
 
+fn to_value(tape: &Tape, node: usize) -> Result<Value, JsonFailure> {
+    serde_json::from_slice(tape.json_text(node)).map_err(|e| failure(e.to_string()))
+}
+
 fn get_at(pointer: String) -> Result<Value, JsonFailure> {
-    with_value(&pointer, |v| Ok(v.clone()))
+    with_node(&pointer, to_value)
 }
 
 fn clamp_range(len: usize, start: u64, end: u64) -> std::ops::Range<usize> {
@@ -232,62 +243,88 @@ fn clamp_range(len: usize, start: u64, end: u64) -> std::ops::Range<usize> {
     start..end
 }
 
+/// Elements `start..end` of the array at `pointer` as JSON text: the original bytes from the
+/// first element to the last, in brackets — one copy, no re-serialization.
+fn slice_text_bytes(pointer: &str, start: u64, end: u64) -> Result<Vec<u8>, JsonFailure> {
+    with_node(pointer, |tape, node| {
+        elements(tape, node, pointer, |list| {
+            let range = clamp_range(list.len(), start, end);
+            let mut out = Vec::new();
+            out.push(b'[');
+            if let (Some(&first), Some(&last)) = (list.get(range.start), list[range.clone()].last())
+            {
+                let from =
+                    tape.json_text(first as usize).as_ptr() as usize - tape.text.as_ptr() as usize;
+                let last_text = tape.json_text(last as usize);
+                let to =
+                    last_text.as_ptr() as usize - tape.text.as_ptr() as usize + last_text.len();
+                out.extend_from_slice(&tape.text[from..to]);
+            }
+            out.push(b']');
+            out
+        })
+    })
+}
+
 fn slice_at(args: (String, u64, u64)) -> Result<Vec<Value>, JsonFailure> {
     let (pointer, start, end) = args;
-    with_value(&pointer, |v| {
-        let a = array_at(v, &pointer)?;
-        Ok(a[clamp_range(a.len(), start, end)].to_vec())
-    })
+    let text = slice_text_bytes(&pointer, start, end)?;
+    serde_json::from_slice(&text).map_err(|e| failure(e.to_string()))
 }
 
 /// A slice as JSON text, for `JSON.parse` on the receiving thread (cheaper there than
 /// rebuilding a structured clone).
 fn slice_text_at(args: (String, u64, u64)) -> Result<TransferBuffer<u8>, JsonFailure> {
     let (pointer, start, end) = args;
-    with_value(&pointer, |v| {
-        let a = array_at(v, &pointer)?;
-        let text = serde_json::to_vec(&a[clamp_range(a.len(), start, end)])
-            .map_err(|e| failure(e.to_string()))?;
-        Ok(TransferBuffer::from_slice(&text))
-    })
+    slice_text_bytes(&pointer, start, end).map(|t| TransferBuffer::from_slice(&t))
 }
 
 fn select_at(args: (String, Vec<String>)) -> Result<Columns, JsonFailure> {
     let (pointer, fields) = args;
-    with_value(&pointer, |v| {
-        let records = array_at(v, &pointer)?;
-        let columns = fields.iter().map(|f| column(records, f)).collect();
-        Ok(Columns {
+    with_node(&pointer, |tape, node| {
+        elements(tape, node, &pointer, |records| Columns {
             len: records.len() as u64,
-            fields,
-            columns,
+            columns: fields.iter().map(|f| column(tape, records, f)).collect(),
+            fields: fields.clone(),
         })
     })
 }
 
 /// One field of every record: `"lat"` or a nested path `"location/lat"`.
-fn column(records: &[Value], field: &str) -> Column {
+fn column(tape: &Tape, records: &[u32], field: &str) -> Column {
     let path = format!("/{}", field.trim_start_matches('/'));
-    let values: Vec<Option<&Value>> = records.iter().map(|r| r.pointer(&path)).collect();
-    match values.iter().flatten().find(|v| !v.is_null()) {
-        Some(Value::Number(_)) => Column::Number(TransferBuffer::from_slice(
+    let values: Vec<Option<usize>> = records
+        .iter()
+        .map(|&r| tape.pointer(r as usize, &path))
+        .collect();
+    let first = values
+        .iter()
+        .flatten()
+        .map(|&v| tape.node(v).kind)
+        .find(|k| *k != Kind::Null);
+    match first {
+        Some(Kind::Number) => Column::Number(TransferBuffer::from_slice(
             &values
                 .iter()
-                .map(|v| v.and_then(Value::as_f64).unwrap_or(f64::NAN))
+                .map(|v| v.and_then(|v| tape.number(v)).unwrap_or(f64::NAN))
                 .collect::<Vec<_>>(),
         )),
-        Some(Value::Bool(_)) => Column::Bool(TransferBuffer::from_slice(
+        Some(Kind::True | Kind::False) => Column::Bool(TransferBuffer::from_slice(
             &values
                 .iter()
-                .map(|v| v.and_then(Value::as_bool).map_or(2, u8::from))
-                .collect::<Vec<_>>(),
+                .map(|v| match v.map(|v| tape.node(v).kind) {
+                    Some(Kind::True) => 1,
+                    Some(Kind::False) => 0,
+                    _ => 2,
+                })
+                .collect::<Vec<u8>>(),
         )),
-        Some(Value::String(_)) => {
+        Some(Kind::Str | Kind::EscStr) => {
             let mut utf8 = Vec::new();
             let mut offsets = Vec::with_capacity(values.len() + 1);
             offsets.push(0u32);
             for v in &values {
-                if let Some(s) = v.and_then(Value::as_str) {
+                if let Some(s) = v.and_then(|v| tape.string(v)) {
                     utf8.extend_from_slice(s.as_bytes());
                 }
                 offsets.push(utf8.len().min(u32::MAX as usize) as u32);
@@ -446,18 +483,5 @@ impl std::fmt::Debug for JsonDocument {
         f.debug_struct("JsonDocument")
             .field("info", &self.info)
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn offsets_follow_lines_and_columns() {
-        let text = b"[1,\n 2,\n x]";
-        assert_eq!(offset_of(text, 1, 1), 0);
-        assert_eq!(offset_of(text, 3, 2), 9);
-        assert_eq!(&text[9..10], b"x");
     }
 }

@@ -60,6 +60,9 @@ pub mod json;
 mod json_dataset;
 #[cfg(all(target_arch = "wasm32", feature = "json"))]
 mod json_js;
+#[cfg(feature = "json")]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod json_tape;
 #[cfg(target_arch = "wasm32")]
 mod pool;
 #[cfg(target_arch = "wasm32")]

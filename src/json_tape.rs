@@ -54,9 +54,6 @@ impl fmt::Display for SyntaxError {
     }
 }
 
-/// Texts over 4 GiB do not fit the tape's 32-bit offsets (nor a wasm32 memory).
-const MAX_LEN: usize = u32::MAX as usize;
-
 /// A parsed document: the text and its tape. Node 0 is the root.
 pub(crate) struct Tape {
     pub text: Vec<u8>,
@@ -91,7 +88,7 @@ impl Tape {
     /// Parses `text`, which must hold exactly one JSON value (RFC 8259), surrounded by optional
     /// whitespace.
     pub(crate) fn parse(text: Vec<u8>) -> Result<Tape, SyntaxError> {
-        if text.len() > MAX_LEN {
+        if u32::try_from(text.len()).is_err() {
             return Err(error_at(&text, 0, "text is larger than 4 GiB"));
         }
         if let Err(e) = std::str::from_utf8(&text) {

@@ -15,13 +15,14 @@
 //        ok: null unless verify (then: count, column sums and sampled records equal JSON.parse's);
 //        verify: {ok, problems, count, expectedCount, sums, expectedSums, samples: [{index, actual, expected, equal}]}
 //   parseJson, generateDataset: the raw API (for tests),
+//   setAnimation(on: boolean),                 // off: frames are recorded but nothing is drawn (the bench)
 //   runSort(strategy: 'main' | 'isolate', n)
 //     -> Promise<{strategy, n, totalMs, mainBlockedMs, maxGapMs, missedFrames, framesLost, longGaps, sorted, length}>
 // }
 // One measured run at a time: overlapping runs would disturb each other's numbers.
 
 import init, { capabilities, generateDataset, parseJson, sortInIsolate } from './pkg/wasm_isolates.js';
-import { frameStats, nextFrame, recordFrames, startFrames } from './frames.js';
+import { frameStats, nextFrame, recordFrames, setAnimation, startFrames } from './frames.js';
 import { longTasksSupported, recordLongTasks, startBusyProbe } from './probe.js';
 import { drawEmpty, drawScatter } from './scatter.js';
 import {
@@ -365,7 +366,7 @@ function logFailure(err) {
 // ---------------------------------------------------------------------------------------------
 // Start-up
 
-startFrames($('animation'), $('chart'));
+startFrames($('stage'), $('chart'));
 drawEmpty($('scatter'), 'run “columns” to plot the records');
 
 $('n').addEventListener('change', updateLabels);
@@ -424,6 +425,8 @@ window.__demo = {
   generate: (kind, mb, seed) => exclusive(() => generate(kind, mb, seed)),
   runJson,
   runSort,
+  /** Drawing on (default) or off; the rAF loop and the measurements go on either way. */
+  setAnimation,
   parseJson,
   generateDataset,
 };

@@ -47,17 +47,21 @@ fn dispatch(data: &JsValue) {
             return reply_failure(Envelope::peek_id(&bytes).unwrap_or(0), protocol_failure(e));
         }
     };
-    let Envelope::Call {
-        id,
-        trampoline,
-        task,
-        attachments,
-    } = envelope
-    else {
-        return reply_failure(
-            envelope.id(),
-            protocol_failure("an isolate only accepts calls"),
-        );
+    let (id, trampoline, task, attachments) = match envelope {
+        Envelope::Call {
+            id,
+            trampoline,
+            task,
+            attachments,
+        } => (id, trampoline, task, attachments),
+        // `kill(Priority::BeforeNextEvent)` on an isolate that is between events.
+        Envelope::Stop => return close_self(),
+        other => {
+            return reply_failure(
+                other.id(),
+                protocol_failure("an isolate only accepts calls"),
+            )
+        }
     };
     if let Err(why) = check_function_index(trampoline).and(check_function_index(task)) {
         return reply_failure(id, protocol_failure(why));

@@ -3,6 +3,7 @@
 pub mod image;
 pub mod json;
 pub mod pool;
+pub mod soak;
 pub mod spawn;
 
 /// Declares every shared test as a `#[wasm_bindgen_test]` in the including file, so the page- and
@@ -183,6 +184,21 @@ macro_rules! wasm_isolates_suite {
         #[wasm_bindgen_test::wasm_bindgen_test]
         async fn json_every_input_kind() {
             common::json::json_every_input_kind().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn soak_pool_with_fault_injection() {
+            common::soak::soak_pool_with_fault_injection().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn soak_spawn_kill_cycles() {
+            common::soak::soak_spawn_kill_cycles().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn kill_before_next_event_stops_an_idle_isolate() {
+            common::spawn::kill_before_next_event_stops_an_idle_isolate().await;
         }
     };
 }

@@ -371,3 +371,14 @@ pub async fn stream_reports_a_failing_producer() {
     }
     assert!(items.next().await.is_none());
 }
+
+/// Regression: the stop message of `kill(BeforeNextEvent)` reached an idle isolate's dispatcher,
+/// which answered it as a malformed call, so the isolate "failed" instead of being killed.
+pub async fn kill_before_next_event_stops_an_idle_isolate() {
+    if !can_spawn() {
+        return;
+    }
+    let iso = Isolate::spawn_async(wait_forever, ()).await.unwrap();
+    iso.kill(Priority::BeforeNextEvent);
+    assert_eq!(iso.exited().await, ExitReason::Killed);
+}

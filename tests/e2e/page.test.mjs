@@ -1,5 +1,7 @@
 // End-to-end tests of the demo page (www/) in Debian's Chromium (CDP) and Firefox ESR (WebDriver BiDi),
-// each with the page served cross-origin isolated (COOP/COEP) and not.
+// each with the page served cross-origin isolated (COOP/COEP) and not: capabilities and badges, the
+// sort demo, and one JSON run driven through the page's own controls. The JSON service itself is
+// tested in json.test.mjs.
 //
 //   node --test tests/e2e/            (after `npm run build`; `npm test` does both)
 //
@@ -73,7 +75,8 @@ after(async () => {
 });
 
 test('the page has been built (www/pkg)', () => {
-  for (const f of ['index.html', 'main.js', 'style.css', 'pkg/wasm_isolates.js', 'pkg/wasm_isolates_bg.wasm']) {
+  for (const f of ['index.html', 'main.js', 'style.css', 'frames.js', 'probe.js', 'scatter.js', 'strategies.js', 'plain-worker.js',
+    'pkg/wasm_isolates.js', 'pkg/wasm_isolates_bg.wasm']) {
     assert.ok(existsSync(path.join(WWW, f)), `${path.join(WWW, f)} is missing: run \`npm run build\` first`);
   }
 });
@@ -152,6 +155,8 @@ for (const [engine, launchOptions] of Object.entries(ENGINES)) {
 
           const badge = await page.evaluate(() => document.getElementById('badge-coi').textContent);
           assert.equal(badge, coi ? 'cross-origin isolated' : 'not cross-origin isolated');
+          const isolates = await page.evaluate(() => document.getElementById('badge-isolates').textContent);
+          assert.equal(isolates, coi ? 'long-lived isolates available' : 'one-shot isolates only');
 
           const isolate = await page.evaluate((n) => window.__demo.runSort('isolate', n), N);
           assert.equal(isolate.strategy, 'isolate');
@@ -164,8 +169,26 @@ for (const [engine, launchOptions] of Object.entries(ENGINES)) {
           assert.equal(main.length, N);
           assert.equal(main.sorted, true, `main-thread result: ${JSON.stringify(main)}`);
 
-          const rows = await page.evaluate(() => document.querySelectorAll('#results tbody tr').length);
+          const rows = await page.evaluate(() => document.querySelectorAll('#sort-results tbody tr').length);
           assert.equal(rows, 2, 'one results-table row per run');
+
+          // The JSON section through its controls: 1 MB of points, checked, parsed into columns.
+          await page.select('#mb', '1');
+          await page.click('#verify');
+          await page.waitForFunction(() => !document.getElementById('run-columns').disabled, { timeout: 60_000 });
+          await page.click('#run-columns');
+          await page.waitForFunction(() => document.querySelectorAll('#results tbody tr').length === 1, { timeout: 90_000 })
+            .catch(async () => {
+              throw new Error(`no results row; status: ${await page.evaluate(() => document.getElementById('status').textContent)}`);
+            });
+          const jsonRow = await page.evaluate(() => [...document.querySelectorAll('#results tbody tr td')].map((td) => td.textContent));
+          assert.equal(jsonRow[0], 'columns', JSON.stringify(jsonRow));
+          assert.equal(jsonRow[1], 'points', JSON.stringify(jsonRow));
+          assert.equal(jsonRow[2], '1', JSON.stringify(jsonRow));
+          assert.match(jsonRow.at(-1), /JSON\.parse/, `check cell: ${JSON.stringify(jsonRow)}`);
+          assert.match(await page.evaluate(() => document.getElementById('scatter-caption').textContent), /^[\d,]+ points/);
+          const longTaskCell = jsonRow[8];
+          assert.equal(longTaskCell === 'n/a', engine === 'firefox', `long-task cell ${longTaskCell}`);
 
           const csp = await page.evaluate(() => window.__cspViolations);
           assert.deepEqual(csp, [], 'CSP violations');

@@ -240,6 +240,7 @@ fn spawn_ref(
         let config = WorkerConfig {
             glue_url: builder.glue_url.unwrap_or_else(crate::host::glue_url),
             debug_name: builder.debug_name,
+            max_message_bytes: u32::MAX,
         };
         let worker = IsolateWorker::spawn(&config, Some(&inner.control), sink)?;
         *inner.worker.borrow_mut() = Some(worker);

@@ -5,7 +5,9 @@
 //! the port *before* the instance aborts, so the parent learns why its task ended.
 
 use crate::attachments::Attachments;
-use crate::isolate_worker::{check_attachment_count, message_parts, post_message};
+use crate::isolate_worker::{
+    check_attachment_count, check_size, message_parts_within, post_message,
+};
 use crate::protocol::{Envelope, Failure, FailureCode, DONE_HEADER_LEN};
 use crate::task::{TaskFuture, TaskOutput, TaskRef};
 use std::cell::{Cell, RefCell};
@@ -17,12 +19,15 @@ thread_local! {
     static PORT: RefCell<Option<MessagePort>> = const { RefCell::new(None) };
     /// The call being run, for the panic hook.
     static CURRENT_CALL: Cell<u64> = const { Cell::new(0) };
+    /// Largest message accepted or sent (the parent's `max_message_bytes`).
+    static LIMIT: Cell<u32> = const { Cell::new(u32::MAX) };
 }
 
 /// Entry point called by `worker/bootstrap.js` once the module is instantiated in the worker.
 #[doc(hidden)]
 #[wasm_bindgen(js_name = __wasm_isolates_worker_main)]
-pub fn worker_main(port: MessagePort, control: Option<js_sys::Int32Array>) {
+pub fn worker_main(port: MessagePort, control: Option<js_sys::Int32Array>, max_message_bytes: u32) {
+    LIMIT.with(|l| l.set(max_message_bytes));
     std::panic::set_hook(Box::new(report_panic));
     crate::control::install(control);
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
@@ -35,11 +40,15 @@ pub fn worker_main(port: MessagePort, control: Option<js_sys::Int32Array>) {
 }
 
 fn dispatch(data: &JsValue) {
-    let Some((bytes, attached)) = message_parts(data) else {
-        return reply_failure(
-            0,
-            protocol_failure("a call was not an [ArrayBuffer, ...] message"),
-        );
+    let (bytes, attached) = match message_parts_within(data, LIMIT.with(Cell::get)) {
+        Ok(parts) => parts,
+        Err(e) => {
+            let code = match e {
+                crate::IsolateError::Codec { .. } => FailureCode::Codec,
+                _ => FailureCode::Protocol,
+            };
+            return reply_failure(0, protocol_failure(e).with_code(code));
+        }
     };
     let (envelope, payload) = match Envelope::decode(&bytes) {
         Ok(decoded) => decoded,
@@ -130,6 +139,9 @@ fn finish(id: u64, output: TaskOutput) {
     crate::control::set_current_call(0);
     match output {
         Ok((mut message, attached)) => {
+            if let Err(e) = check_size(message.len(), LIMIT.with(Cell::get)) {
+                return reply_failure(id, protocol_failure(e).with_code(FailureCode::Codec));
+            }
             Envelope::Done {
                 id,
                 attachments: attached.len() as u32,

@@ -51,6 +51,8 @@ pub(crate) struct WorkerConfig {
     pub glue_url: String,
     /// Shown in devtools, after the `wasm-isolates` prefix bootstrap.js looks for.
     pub debug_name: String,
+    /// Largest message the worker accepts or sends.
+    pub max_message_bytes: u32,
 }
 
 static NEXT_LOCK: AtomicU64 = AtomicU64::new(1);
@@ -130,6 +132,7 @@ impl IsolateWorker {
             .and_then(|_| set("glueUrl", &JsValue::from_str(&config.glue_url)))
             .and_then(|_| set("port", &channel.port2()))
             .and_then(|_| set("lockName", &JsValue::from_str(&lock_name)))
+            .and_then(|_| set("maxMessageBytes", &JsValue::from(config.max_message_bytes)))
             .and_then(|_| match control {
                 Some(block) => set("control", block.array()),
                 None => Ok(true),
@@ -351,10 +354,33 @@ fn decode_reply(data: &JsValue) -> WorkerEvent {
 /// Splits a `[ArrayBuffer, ...attachments]` message: the bytes (copied into wasm memory) and
 /// the attachments.
 pub(crate) fn message_parts(data: &JsValue) -> Option<(Vec<u8>, Attachments)> {
-    let array = data.dyn_ref::<Array>()?;
-    let buffer = array.get(0).dyn_into::<ArrayBuffer>().ok()?;
+    message_parts_within(data, u32::MAX).ok()
+}
+
+/// Like [`message_parts`], refusing (before copying anything) a message over `limit` bytes.
+pub(crate) fn message_parts_within(
+    data: &JsValue,
+    limit: u32,
+) -> Result<(Vec<u8>, Attachments), IsolateError> {
+    let not_ours = || IsolateError::protocol("not an [ArrayBuffer, ...] message");
+    let array = data.dyn_ref::<Array>().ok_or_else(not_ours)?;
+    let buffer = array
+        .get(0)
+        .dyn_into::<ArrayBuffer>()
+        .map_err(|_| not_ours())?;
+    check_size(buffer.byte_length() as usize, limit)?;
     let attachments = array.iter().skip(1).collect();
-    Some((Uint8Array::new(&buffer).to_vec(), Attachments(attachments)))
+    Ok((Uint8Array::new(&buffer).to_vec(), Attachments(attachments)))
+}
+
+/// Refuses a message over `limit` bytes with a codec error.
+pub(crate) fn check_size(len: usize, limit: u32) -> Result<(), IsolateError> {
+    if len > limit as usize {
+        return Err(IsolateError::Codec {
+            message: format!("a message of {len} bytes is over the limit of {limit} bytes"),
+        });
+    }
+    Ok(())
 }
 
 /// The header's attachment count must match what arrived.

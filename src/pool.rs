@@ -3,7 +3,7 @@
 
 use crate::attachments::Attachments;
 use crate::control::{self, ControlBlock};
-use crate::isolate_worker::{IsolateWorker, ReplyPayload, WorkerConfig, WorkerEvent};
+use crate::isolate_worker::{check_size, IsolateWorker, ReplyPayload, WorkerConfig, WorkerEvent};
 use crate::protocol::{Envelope, CALL_HEADER_LEN};
 use crate::task::TaskRef;
 use crate::timer::Timer;
@@ -45,6 +45,7 @@ pub struct PoolBuilder {
     idle_timeout: Option<Duration>,
     cancel_grace: Duration,
     prewarm: bool,
+    max_message_bytes: u32,
     glue_url: Option<String>,
     debug_name: String,
 }
@@ -96,6 +97,15 @@ impl PoolBuilder {
         self
     }
 
+    /// The largest task input or output, in bytes of its encoded form (buffers travelling by
+    /// transfer do not count). A larger input fails with [`IsolateError::Codec`] before it is
+    /// sent; a larger output fails the same way in the isolate, which keeps serving.
+    /// Default: 256 MiB.
+    pub fn max_message_bytes(mut self, bytes: u32) -> Self {
+        self.max_message_bytes = bytes;
+        self
+    }
+
     /// The URL of the wasm-bindgen glue (`your_crate.js`) workers import. Default: the URL this
     /// instance's own glue was loaded from (`import.meta.url`), which is right unless a bundler
     /// moved the glue.
@@ -137,6 +147,7 @@ impl PoolBuilder {
             config: WorkerConfig {
                 glue_url: self.glue_url.unwrap_or_else(crate::host::glue_url),
                 debug_name: self.debug_name,
+                max_message_bytes: self.max_message_bytes,
             },
             state: RefCell::new(PoolState::default()),
         });
@@ -270,6 +281,7 @@ impl IsolatePool {
             idle_timeout: None,
             cancel_grace: Duration::from_millis(100),
             prewarm: false,
+            max_message_bytes: 256 << 20,
             glue_url: None,
             debug_name: "pool".into(),
         }
@@ -370,7 +382,10 @@ impl IsolatePool {
         task: TaskRef,
         input: &I,
     ) -> TaskHandle<O> {
-        match codec::encode_after(CALL_HEADER_LEN, input) {
+        let encoded = codec::encode_after(CALL_HEADER_LEN, input).and_then(|encoded| {
+            check_size(encoded.0.len(), self.inner.options.max_message_bytes).map(|()| encoded)
+        });
+        match encoded {
             Ok((mut message, attached)) => {
                 let id = self.inner.next_id();
                 Envelope::Call {

@@ -9,7 +9,8 @@
 //   1. worker -> parent: {wasmIsolatesHello}. The worker speaks first, so no handshake can be
 //      posted before a listener exists (a module worker loaded through a wrapper that awaits
 //      `import()` — as the wasm-bindgen test runner does — would otherwise drop it).
-//   2. parent -> worker: {wasmIsolates: 1, module, glueUrl, port, lockName, control}. The compiled
+//   2. parent -> worker: {wasmIsolates: 1, module, glueUrl, port, lockName, control,
+//      maxMessageBytes}. The compiled
 //      WebAssembly.Module travels by structured clone; the .wasm is never fetched again.
 //   3. The worker takes the death-watch lock, bridges `error`/`unhandledrejection`/`close()` to the
 //      port, imports the glue by absolute URL, instantiates the module with its own memory and
@@ -33,7 +34,7 @@ function describe(error) {
   return { message: String(error), stack: null };
 }
 
-async function start({ module, glueUrl, port, lockName, control }) {
+async function start({ module, glueUrl, port, lockName, control, maxMessageBytes }) {
   const report = (kind, error) => {
     try {
       port.postMessage({ wasmIsolatesEvent: kind, ...describe(error) });
@@ -81,7 +82,7 @@ async function start({ module, glueUrl, port, lockName, control }) {
     if (typeof glue.__wasm_isolates_worker_main !== 'function') {
       throw new Error(`${glueUrl} does not export __wasm_isolates_worker_main`);
     }
-    glue.__wasm_isolates_worker_main(port, control ?? null);
+    glue.__wasm_isolates_worker_main(port, control ?? null, maxMessageBytes ?? 0x40000000);
   } catch (error) {
     report('start-failed', error);
     return;

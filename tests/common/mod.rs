@@ -200,6 +200,11 @@ macro_rules! wasm_isolates_suite {
         async fn kill_before_next_event_stops_an_idle_isolate() {
             common::spawn::kill_before_next_event_stops_an_idle_isolate().await;
         }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn oversized_messages_are_refused() {
+            common::oversized_messages_are_refused().await;
+        }
     };
 }
 
@@ -674,4 +679,33 @@ pub async fn image_resize_in_an_isolate() {
         height: 1,
     };
     assert!(run(image::resize_task, bad).await.unwrap().is_err());
+}
+
+/// Oversized messages get a typed error on either side, and the isolate keeps serving.
+pub async fn oversized_messages_are_refused() {
+    let pool = IsolatePool::builder()
+        .size(1)
+        .max_message_bytes(4096)
+        .build()
+        .unwrap();
+    let over = |r: Result<_, IsolateError>| match r {
+        Err(IsolateError::Codec { message }) => assert!(message.contains("limit"), "{message}"),
+        other => panic!("expected Codec, got {other:?}"),
+    };
+    over(
+        pool.run(|v: Vec<u8>| v.len(), vec![7u8; 10_000])
+            .await
+            .map(|_| ()),
+    );
+    over(
+        pool.run(|n: u32| vec![1u8; n as usize], 10_000)
+            .await
+            .map(|_| ()),
+    );
+    // A raw message that skips the sender's check is refused by the isolate itself.
+    over(pool.__send_raw(vec![0u8; 10_000]).await.map(|_| ()));
+    assert_eq!(pool.run(double, 21).await.unwrap(), 42);
+    // Buffers moved by transfer do not count against the limit.
+    let big = TransferBuffer::from_slice(&vec![1u8; 100_000]);
+    assert_eq!(pool.run(sum_bytes, big).await.unwrap(), 100_000);
 }

@@ -114,7 +114,7 @@ for (const [engine, launchOptions] of Object.entries(ENGINES)) {
     });
 
     for (const coi of [true, false]) {
-      test(`${engine}, cross-origin isolation ${coi ? 'on' : 'off'}: isolate sort`, { timeout: 120_000 }, async () => {
+      test(`${engine}, cross-origin isolation ${coi ? 'on' : 'off'}: isolate sort, and a JSON run from the page's controls`, { timeout: 120_000 }, async () => {
         assert.ok(browser, `could not launch ${engine} (${launchOptions('').executablePath}): ${launchError?.stack ?? launchError}`);
         const server = coi ? servers.on : servers.off;
         const page = await browser.newPage();

@@ -184,7 +184,9 @@ if (wanted('e2e')) {
   } else if (files.length === 0) {
     recordFailure('e2e: page tests', 'no tests/e2e/*.test.mjs found');
   } else {
-    await runStep('e2e: page tests', process.execPath, ['--test', ...files.map((f) => path.join('tests', 'e2e', f))]);
+    // One file at a time: each drives real browsers, and the JSON tests count long tasks, which a
+    // second browser competing for the same cores could produce.
+    await runStep('e2e: page tests', process.execPath, ['--test', '--test-concurrency=1', ...files.map((f) => path.join('tests', 'e2e', f))]);
   }
 }
 

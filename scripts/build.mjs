@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Build the demo's wasm package into www/pkg:
+// Build the wasm package into www/pkg (the demo) or, with `--out pkg`, into pkg/ (the npm package):
 //   cargo build --release --target wasm32-unknown-unknown --lib
 //   wasm-bindgen --target web --out-dir www/pkg --out-name wasm_isolates target/wasm32-unknown-unknown/release/wasm_isolates.wasm
 // Runnable as `node scripts/build.mjs` (`npm run build`) or importable: `await build()`.
@@ -32,8 +32,8 @@ export function run(cmd, args, { cwd = ROOT, env = process.env } = {}) {
   });
 }
 
-/** Build www/pkg. Throws when a step fails. */
-export async function build({ profile = 'release' } = {}) {
+/** Build the wasm package into `outDir` (default www/pkg; `npm pack` builds pkg/). Throws when a step fails. */
+export async function build({ profile = 'release', outDir = path.join('www', 'pkg') } = {}) {
   const cargoArgs = ['build', '--target', 'wasm32-unknown-unknown', '--lib'];
   if (profile === 'release') cargoArgs.splice(1, 0, '--release');
   let code = await run('cargo', cargoArgs);
@@ -42,14 +42,18 @@ export async function build({ profile = 'release' } = {}) {
   const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(ROOT, process.env.CARGO_TARGET_DIR) : path.join(ROOT, 'target');
   const wasm = path.join(targetDir, 'wasm32-unknown-unknown', profile === 'release' ? 'release' : 'debug', 'wasm_isolates.wasm');
   if (!existsSync(wasm)) throw new Error(`${path.relative(ROOT, wasm)} was not produced by cargo build`);
-  code = await run('wasm-bindgen', ['--target', 'web', '--out-dir', path.join('www', 'pkg'), '--out-name', 'wasm_isolates', path.relative(ROOT, wasm)]);
+  code = await run('wasm-bindgen', ['--target', 'web', '--out-dir', outDir, '--out-name', 'wasm_isolates', path.relative(ROOT, wasm)]);
   if (code !== 0) throw new Error(`wasm-bindgen failed (exit ${code})`);
-  console.log('\nbuilt www/pkg/wasm_isolates.js + wasm_isolates_bg.wasm');
+  console.log(`\nbuilt ${outDir}/wasm_isolates.js + wasm_isolates_bg.wasm`);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
-    await build({ profile: process.argv.includes('--dev') ? 'dev' : 'release' });
+    const out = process.argv.indexOf('--out');
+    await build({
+      profile: process.argv.includes('--dev') ? 'dev' : 'release',
+      ...(out > 0 && process.argv[out + 1] ? { outDir: process.argv[out + 1] } : {}),
+    });
   } catch (err) {
     console.error(`build: ${err.message}`);
     process.exit(1);

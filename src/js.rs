@@ -1,7 +1,7 @@
 //! The JS face of the crate (what `www/` and npm consumers import from the glue).
 
 use crate::{Capabilities, IsolateError, TransferBuffer};
-use js_sys::{Object, Reflect};
+use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 
 impl From<IsolateError> for JsValue {
@@ -60,25 +60,40 @@ fn js_error_name(e: &IsolateError) -> &'static str {
 /// `{workers, moduleWorkers, sharedArrayBuffer, crossOriginIsolated, hardwareConcurrency,
 /// context, inIsolate, canRun, canSpawn}`.
 #[wasm_bindgen(js_name = capabilities)]
-pub fn capabilities_js() -> JsValue {
-    let c = Capabilities::detect();
-    let o = Object::new();
-    let fields: [(&str, JsValue); 9] = [
-        ("workers", c.workers.into()),
-        ("moduleWorkers", c.module_workers.into()),
-        ("sharedArrayBuffer", c.shared_array_buffer.into()),
-        ("crossOriginIsolated", c.cross_origin_isolated.into()),
-        ("hardwareConcurrency", c.hardware_concurrency.into()),
-        ("context", c.context.as_str().into()),
-        ("inIsolate", c.in_isolate.into()),
-        ("canRun", c.can_run().into()),
-        ("canSpawn", c.can_spawn().into()),
-    ];
-    for (k, v) in fields {
-        // Setting a data property on a fresh plain object cannot fail.
-        let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
+pub fn capabilities_js() -> Result<JsValue, JsValue> {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Js {
+        workers: bool,
+        module_workers: bool,
+        shared_array_buffer: bool,
+        cross_origin_isolated: bool,
+        hardware_concurrency: u32,
+        context: &'static str,
+        in_isolate: bool,
+        can_run: bool,
+        can_spawn: bool,
     }
-    o.into()
+    let c = Capabilities::detect();
+    to_js(&Js {
+        workers: c.workers,
+        module_workers: c.module_workers,
+        shared_array_buffer: c.shared_array_buffer,
+        cross_origin_isolated: c.cross_origin_isolated,
+        hardware_concurrency: c.hardware_concurrency,
+        context: c.context.as_str(),
+        in_isolate: c.in_isolate,
+        can_run: c.can_run(),
+        can_spawn: c.can_spawn(),
+    })
+}
+
+/// A Rust value as a plain JS object (serde-wasm-bindgen: maps become objects, 64-bit counters
+/// become numbers).
+pub(crate) fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| IsolateError::codec(e).into())
 }
 
 fn sort_ascending(values: TransferBuffer<f64>) -> TransferBuffer<f64> {

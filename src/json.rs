@@ -237,6 +237,28 @@ fn get_at(pointer: String) -> Result<Value, JsonFailure> {
     with_node(&pointer, to_value)
 }
 
+/// The value at `pointer` as its original JSON text (key order kept).
+fn text_at(pointer: String) -> Result<TransferBuffer<u8>, JsonFailure> {
+    with_node(&pointer, |tape, node| {
+        Ok(TransferBuffer::from_slice(tape.json_text(node)))
+    })
+}
+
+/// Keys of the object at `pointer` whose values are numbers, strings or booleans, in order.
+fn scalar_keys_at(pointer: String) -> Result<Vec<String>, JsonFailure> {
+    with_node(&pointer, |tape, node| {
+        let mut keys = Vec::new();
+        let mut it = tape.children(node);
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            let scalar = !matches!(tape.node(v).kind, Kind::Array | Kind::Object | Kind::Null);
+            if let (true, Some(key)) = (scalar, tape.string(k)) {
+                keys.push(key.into_owned());
+            }
+        }
+        Ok(keys)
+    })
+}
+
 fn clamp_range(len: usize, start: u64, end: u64) -> std::ops::Range<usize> {
     let end = (end.min(len as u64)) as usize;
     let start = (start as usize).min(end);
@@ -424,9 +446,22 @@ impl JsonDocument {
         Ok(self.pool.run(len_at, pointer.to_string()).await??)
     }
 
-    /// The value at `pointer`, copied out of the isolate (keep it small).
+    /// The value at `pointer`, copied out of the isolate (keep it small). Object keys come out
+    /// sorted (`serde_json::Value`); [`get_text`](Self::get_text) keeps document order.
     pub async fn get(&self, pointer: &str) -> Result<Value, IsolateError> {
         Ok(self.pool.run(get_at, pointer.to_string()).await??)
+    }
+
+    /// The value at `pointer` as its original JSON text (object keys in document order, unlike
+    /// [`get`](Self::get), whose `serde_json::Value` sorts them).
+    pub async fn get_text(&self, pointer: &str) -> Result<TransferBuffer<u8>, IsolateError> {
+        Ok(self.pool.run(text_at, pointer.to_string()).await??)
+    }
+
+    /// The keys of the object at `pointer` that hold numbers, strings or booleans, in document
+    /// order (the natural fields to [`select`](Self::select) from a record).
+    pub async fn scalar_keys(&self, pointer: &str) -> Result<Vec<String>, IsolateError> {
+        Ok(self.pool.run(scalar_keys_at, pointer.to_string()).await??)
     }
 
     /// Elements `start..end` of the array at `pointer` (clamped to its length).

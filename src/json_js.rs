@@ -5,9 +5,7 @@ use crate::{IsolateError, TransferBuffer};
 use js_sys::{Array, Function, JsString, Object, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::Poll;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
@@ -16,8 +14,6 @@ use wasm_bindgen_futures::{future_to_promise, JsFuture};
 extern "C" {
     #[wasm_bindgen(js_name = nextMacrotask)]
     fn next_macrotask() -> Promise;
-    #[wasm_bindgen(js_name = abortPromise)]
-    fn abort_promise(signal: &web_sys::AbortSignal) -> Promise;
 }
 
 /// What `parseJson` returns.
@@ -37,13 +33,7 @@ struct Options {
     on_progress: Option<Function>,
 }
 
-fn get(obj: &JsValue, key: &str) -> JsValue {
-    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn type_error(message: impl AsRef<str>) -> JsValue {
-    js_sys::TypeError::new(message.as_ref()).into()
-}
+use crate::js_support::{abortable, get, type_error};
 
 impl Options {
     fn read(options: &JsValue) -> Result<Self, JsValue> {
@@ -98,26 +88,6 @@ impl Options {
             let _ = f.call1(&JsValue::UNDEFINED, &info);
         }
     }
-}
-
-/// Runs `fut`, or rejects with the signal's reason as soon as it aborts (dropping `fut`, which
-/// cancels the isolate's work).
-async fn abortable<T>(
-    signal: Option<&web_sys::AbortSignal>,
-    fut: impl Future<Output = Result<T, JsValue>>,
-) -> Result<T, JsValue> {
-    let Some(signal) = signal else {
-        return fut.await;
-    };
-    let mut aborted = JsFuture::from(abort_promise(signal));
-    let mut fut = Box::pin(fut);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(r) = Pin::new(&mut aborted).poll(cx) {
-            return Poll::Ready(Err(r.err().unwrap_or(JsValue::UNDEFINED)));
-        }
-        fut.as_mut().poll(cx)
-    })
-    .await
 }
 
 async fn open(source: JsValue, options: &Options) -> Result<JsonDocument, JsValue> {
@@ -211,18 +181,9 @@ pub async fn parse_json(source: JsValue, options: JsValue) -> Result<JsValue, Js
     .await
 }
 
-/// The primitive-valued keys of the first record.
+/// The scalar-valued keys of the first record, in document order.
 async fn default_fields(doc: &JsonDocument, pointer: &str) -> Result<Vec<String>, JsValue> {
-    let first = doc.get(&format!("{pointer}/0")).await?;
-    Ok(first
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .filter(|(_, v)| v.is_number() || v.is_string() || v.is_boolean())
-                .map(|(k, _)| k.clone())
-                .collect()
-        })
-        .unwrap_or_default())
+    Ok(doc.scalar_keys(&format!("{pointer}/0")).await?)
 }
 
 fn columns_to_js(cols: Columns) -> JsValue {
@@ -348,10 +309,8 @@ impl JsonDocumentJs {
     /// `get(pointer = "")`: the value at a JSON pointer (keep it small).
     pub fn get(&self, pointer: Option<String>) -> Promise {
         self.promise(|doc| async move {
-            let value = doc.get(&pointer.unwrap_or_default()).await?;
-            let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-            serde::Serialize::serialize(&value, &serializer)
-                .map_err(|e| JsValue::from(IsolateError::codec(e)))
+            // The original text, parsed here: keys stay in document order.
+            parse_text(&doc.get_text(&pointer.unwrap_or_default()).await?)
         })
     }
 

@@ -54,6 +54,10 @@ mod isolate_main;
 mod isolate_worker;
 #[cfg(target_arch = "wasm32")]
 mod js;
+#[cfg(target_arch = "wasm32")]
+mod js_pool;
+#[cfg(target_arch = "wasm32")]
+mod js_support;
 #[cfg(all(target_arch = "wasm32", feature = "json"))]
 pub mod json;
 #[cfg(all(target_arch = "wasm32", feature = "json"))]

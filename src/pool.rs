@@ -196,7 +196,7 @@ pub struct IsolatePool {
 }
 
 /// Counters describing a pool, from [`IsolatePool::stats`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct PoolStats {
     /// The configured size.

@@ -162,3 +162,24 @@ export function abortPromise(signal) {
     else signal.addEventListener('abort', fail, { once: true });
   });
 }
+
+/**
+ * Runs `export name` of the ES module at `url` with `args` (in an isolate: the JS pool's task).
+ * Dynamic import, not eval: a strict CSP (`script-src 'self'`) allows it for same-origin modules.
+ */
+export async function callModuleExport(url, name, args) {
+  const module = await import(/* @vite-ignore */ /* webpackIgnore: true */ url);
+  const f = module[name];
+  if (typeof f !== 'function') {
+    throw new TypeError(`${url} has no exported function "${name}"`);
+  }
+  return await f(...(args ?? []));
+}
+
+/** `{name, message, stack}` of anything thrown, so it survives the trip to the caller. */
+export function describeError(error) {
+  if (error instanceof Error) {
+    return { name: error.name, message: error.message, stack: error.stack ?? '' };
+  }
+  return { name: 'Error', message: String(error), stack: '' };
+}

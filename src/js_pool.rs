@@ -1,0 +1,189 @@
+//! The JS API's pool: `new IsolatePool(options)` runs exported functions of ES modules in
+//! isolates, with the Rust pool's queue, timeouts, cancellation and worker replacement.
+
+use crate::{IsolatePool, PoolBuilder, Transferable};
+use js_sys::{Array, Promise, Reflect};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+#[wasm_bindgen(module = "/worker/host.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = callModuleExport)]
+    fn call_module_export(url: &str, name: &str, args: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = describeError)]
+    fn describe_error(error: &JsValue) -> JsValue;
+}
+
+/// One JS call: the module, the export, the arguments (structured-cloned) and the values to
+/// move by transfer.
+#[derive(Serialize, Deserialize)]
+struct JsCall {
+    module: String,
+    export: String,
+    args: Transferable<JsValue>,
+    transfer: Vec<Transferable<JsValue>>,
+}
+
+/// What a JS task threw, kept whole for the caller.
+#[derive(Serialize, Deserialize)]
+struct Thrown {
+    name: String,
+    message: String,
+    stack: String,
+}
+
+/// Runs in the isolate.
+async fn js_call(call: JsCall) -> Result<Transferable<JsValue>, Thrown> {
+    let _moved = call.transfer;
+    match JsFuture::from(call_module_export(&call.module, &call.export, &call.args.0)).await {
+        Ok(value) => Ok(Transferable(value)),
+        Err(e) => {
+            let d = describe_error(&e);
+            let field = |k: &str| {
+                crate::js_support::get(&d, k)
+                    .as_string()
+                    .unwrap_or_default()
+            };
+            Err(Thrown {
+                name: field("name"),
+                message: field("message"),
+                stack: field("stack"),
+            })
+        }
+    }
+}
+
+fn thrown_to_js(t: Thrown) -> JsValue {
+    // The isolate's error becomes the `cause` of an `IsolateTaskError`, stack and all, so it is
+    // not lost at the thread boundary (Comlink #545).
+    let cause = js_sys::Error::new(&t.message);
+    cause.set_name(&t.name);
+    let _ = Reflect::set(&cause, &"stack".into(), &t.stack.into());
+    let error = js_sys::Error::new(&format!("task threw {}: {}", t.name, t.message));
+    error.set_name("IsolateTaskError");
+    let _ = Reflect::set(&error, &"cause".into(), &cause);
+    error.into()
+}
+
+fn number(options: &JsValue, key: &str) -> Option<f64> {
+    crate::js_support::get(options, key)
+        .as_f64()
+        .filter(|n| *n >= 0.0)
+}
+
+/// `new IsolatePool({size, maxQueue, taskTimeout, idleTimeout, prewarm, maxMessageBytes})`:
+/// a pool of isolates running exported functions of ES modules.
+#[wasm_bindgen(js_name = IsolatePool)]
+pub struct JsIsolatePool {
+    pool: IsolatePool,
+}
+
+#[wasm_bindgen(js_class = IsolatePool)]
+impl JsIsolatePool {
+    /// Creates a pool; every option is optional (times in milliseconds).
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<JsIsolatePool, JsValue> {
+        let mut b: PoolBuilder = IsolatePool::builder().debug_name("js");
+        if let Some(n) = number(&options, "size") {
+            b = b.size(n as usize);
+        }
+        if let Some(n) = number(&options, "maxQueue") {
+            b = b.max_queue(n as usize);
+        }
+        if let Some(n) = number(&options, "taskTimeout") {
+            b = b.task_timeout(Duration::from_secs_f64(n / 1000.0));
+        }
+        if let Some(n) = number(&options, "idleTimeout") {
+            b = b.idle_timeout(Duration::from_secs_f64(n / 1000.0));
+        }
+        if let Some(n) = number(&options, "maxMessageBytes") {
+            b = b.max_message_bytes(n.min(u32::MAX as f64) as u32);
+        }
+        if let Some(p) = crate::js_support::get(&options, "prewarm").as_bool() {
+            b = b.prewarm(p);
+        }
+        Ok(JsIsolatePool { pool: b.build()? })
+    }
+
+    /// `run(module, exportName, args = [], {signal, transfer} = {})`: calls
+    /// `(await import(module))[exportName](...args)` in an isolate and resolves with its result.
+    /// `module` is an absolute URL or a `URL` (e.g. `new URL('./task.js', import.meta.url)`);
+    /// `transfer` lists buffers in `args` to move instead of copy. Rejects with an
+    /// `IsolateTaskError` whose `cause` is the task's own error (stack included), or with the
+    /// pool's errors (`AbortError`, `IsolateTimeoutError`, `IsolateWorkerError`, ...).
+    pub fn run(
+        &self,
+        module: JsValue,
+        export_name: String,
+        args: JsValue,
+        options: JsValue,
+    ) -> Promise {
+        let module = module
+            .as_string()
+            .or_else(|| crate::js_support::get(&module, "href").as_string());
+        let Some(module) = module else {
+            return Promise::reject(
+                &js_sys::TypeError::new("run: module must be a URL or a string").into(),
+            );
+        };
+        // Resolve against this scope's location, as `new URL(module, location.href)` would.
+        let base = crate::js_support::get(&js_sys::global(), "location");
+        let module = web_sys_url(&module, &crate::js_support::get(&base, "href"));
+        let args = if args.is_undefined() || args.is_null() {
+            Array::new().into()
+        } else {
+            args
+        };
+        if !args.is_instance_of::<Array>() {
+            return Promise::reject(&js_sys::TypeError::new("run: args must be an array").into());
+        }
+        let transfer = crate::js_support::get(&options, "transfer")
+            .dyn_into::<Array>()
+            .map(|a| a.iter().map(Transferable).collect())
+            .unwrap_or_default();
+        let signal: Option<web_sys::AbortSignal> =
+            crate::js_support::get(&options, "signal").dyn_into().ok();
+        let handle = self.pool.run_async(
+            js_call,
+            JsCall {
+                module,
+                export: export_name,
+                args: Transferable(args),
+                transfer,
+            },
+        );
+        future_to_promise(async move {
+            let result = crate::js_support::abortable(signal.as_ref(), async move {
+                handle.await.map_err(JsValue::from)
+            })
+            .await?;
+            result.map(|t| t.0).map_err(thrown_to_js)
+        })
+    }
+
+    /// `{size, live, busy, queued, waiting, completed, failed, restarted}`.
+    pub fn stats(&self) -> Result<JsValue, JsValue> {
+        crate::js::to_js(&self.pool.stats())
+    }
+
+    /// Finishes queued work, then stops the workers; new calls reject.
+    pub fn close(&self) -> Promise {
+        let closed = self.pool.close();
+        future_to_promise(async move {
+            closed.await;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
+
+fn web_sys_url(module: &str, base: &JsValue) -> String {
+    match base.as_string() {
+        Some(base) => web_sys::Url::new_with_base(module, &base)
+            .map(|u| u.href())
+            .unwrap_or_else(|_| module.to_string()),
+        None => module.to_string(),
+    }
+}

@@ -59,6 +59,13 @@ static NEXT_LOCK: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     static LIVE_WORKERS: Cell<usize> = const { Cell::new(0) };
+    /// How long the last reply took to read on this thread (for `npm run bench`).
+    static LAST_RECEIVE_MS: Cell<f64> = const { Cell::new(0.0) };
+}
+
+/// Milliseconds this thread spent reading the last reply from an isolate.
+pub(crate) fn last_receive_ms() -> f64 {
+    LAST_RECEIVE_MS.with(Cell::get)
 }
 
 /// How many isolate workers this thread has started and not yet terminated (pools, `run`'s
@@ -211,6 +218,8 @@ impl IsolateWorker {
             let stop_watching = stop_watching.clone();
             let on_death_fn: js_sys::Function = on_death.as_ref().clone().unchecked_into();
             Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                // Reading `data` is where the browser deserializes the message on this thread.
+                let t0 = crate::host::now();
                 let data = event.data();
                 if let Some(kind) = get_str(&data, "wasmIsolatesEvent") {
                     let message = get_str(&data, "message").unwrap_or_default();
@@ -236,7 +245,9 @@ impl IsolateWorker {
                     sink(ev);
                     return;
                 }
-                sink(decode_reply(&data));
+                let event = decode_reply(&data);
+                LAST_RECEIVE_MS.with(|c| c.set(crate::host::now() - t0));
+                sink(event);
             })
         };
         port.set_onmessage(Some(on_port_message.as_ref().unchecked_ref()));

@@ -45,6 +45,8 @@ mod task;
 pub mod transfer;
 
 #[cfg(target_arch = "wasm32")]
+mod bench_js;
+#[cfg(target_arch = "wasm32")]
 mod host;
 #[cfg(target_arch = "wasm32")]
 mod isolate;

@@ -236,6 +236,7 @@ struct PoolState {
     next_slot: u64,
     closing: bool,
     close_waiters: Vec<oneshot::Sender<()>>,
+    ready_waiters: Vec<oneshot::Sender<()>>,
     /// Start failures since the last successful start (stops prewarm from retrying forever).
     start_failures: u32,
     stats: PoolStats,
@@ -349,6 +350,17 @@ impl IsolatePool {
             state.closing = true;
             state.close_waiters.push(tx);
         }
+        self.inner.pump();
+        async move {
+            let _ = rx.await;
+        }
+    }
+
+    /// Resolves once no worker of the pool is still starting — with
+    /// [`prewarm`](PoolBuilder::prewarm), when every isolate is ready for its first task.
+    pub fn ready(&self) -> impl Future<Output = ()> + 'static {
+        let (tx, rx) = oneshot::channel();
+        self.inner.state.borrow_mut().ready_waiters.push(tx);
         self.inner.pump();
         async move {
             let _ = rx.await;
@@ -580,6 +592,15 @@ impl PoolInner {
                     .slots
                     .iter()
                     .all(|s| !matches!(s.state, SlotState::Busy(_)));
+            if !state
+                .slots
+                .iter()
+                .any(|s| matches!(s.state, SlotState::Starting))
+            {
+                for waiter in state.ready_waiters.drain(..) {
+                    let _ = waiter.send(());
+                }
+            }
             if state.closing && idle {
                 retired.append(&mut state.slots);
                 for waiter in state.close_waiters.drain(..) {

@@ -1,0 +1,123 @@
+//! Measurements for `npm run bench` that must run inside the library (hidden JS exports). Each
+//! returns milliseconds measured with `performance.now()` on the calling thread.
+
+use crate::{IsolatePool, TransferBuffer};
+use js_sys::Float64Array;
+use wasm_bindgen::prelude::*;
+
+fn noop(_: ()) {}
+
+fn pool(size: usize, prewarm: bool) -> Result<IsolatePool, JsValue> {
+    Ok(IsolatePool::builder()
+        .size(size)
+        .prewarm(prewarm)
+        .debug_name("bench")
+        .build()?)
+}
+
+/// Round trips of a task with a tiny input on a warm one-isolate pool: one duration per call.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = __benchRoundTrips)]
+pub async fn bench_round_trips(calls: u32) -> Result<Float64Array, JsValue> {
+    let pool = pool(1, true)?;
+    pool.ready().await;
+    pool.run(noop, ()).await?; // warm the path
+    let mut out = Vec::with_capacity(calls as usize);
+    for _ in 0..calls {
+        let t0 = crate::host::now();
+        pool.run(noop, ()).await?;
+        out.push(crate::host::now() - t0);
+    }
+    Ok(Float64Array::from(&out[..]))
+}
+
+/// A first task on a fresh isolate: worker start, instantiation of the compiled module, call.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = __benchColdStart)]
+pub async fn bench_cold_start() -> Result<f64, JsValue> {
+    let t0 = crate::host::now();
+    let pool = pool(1, false)?;
+    pool.run(noop, ()).await?;
+    Ok(crate::host::now() - t0)
+}
+
+/// The first task on a prewarmed pool, timed from when the pool reports ready.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = __benchFirstTaskAfterReady)]
+pub async fn bench_first_task_after_ready() -> Result<f64, JsValue> {
+    let pool = pool(1, true)?;
+    pool.ready().await;
+    let t0 = crate::host::now();
+    pool.run(noop, ()).await?;
+    Ok(crate::host::now() - t0)
+}
+
+/// CPU-bound work: sort a million pseudo-random numbers, return a checksum.
+fn sort_million(seed: u32) -> f64 {
+    let mut x = seed as u64 | 1;
+    let mut v: Vec<f64> = (0..1_000_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64
+        })
+        .collect();
+    v.sort_unstable_by(f64::total_cmp);
+    v[0] + v[v.len() / 2]
+}
+
+/// `tasks` CPU-bound tasks on a pool of `isolates`: total milliseconds.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = __benchPoolScaling)]
+pub async fn bench_pool_scaling(tasks: u32, isolates: u32) -> Result<f64, JsValue> {
+    let pool = pool(isolates as usize, true)?;
+    pool.ready().await;
+    let t0 = crate::host::now();
+    let handles: Vec<_> = (0..tasks).map(|i| pool.run(sort_million, i)).collect();
+    for h in handles {
+        h.await?;
+    }
+    Ok(crate::host::now() - t0)
+}
+
+/// `tasks` tiny tasks through a pool of `isolates`, all submitted at once: total milliseconds.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = __benchThroughput)]
+pub async fn bench_throughput(tasks: u32, isolates: u32) -> Result<f64, JsValue> {
+    let pool = pool(isolates as usize, true)?;
+    pool.ready().await;
+    let t0 = crate::host::now();
+    let handles: Vec<_> = (0..tasks).map(|_| pool.run(noop, ())).collect();
+    for h in handles {
+        h.await?;
+    }
+    Ok(crate::host::now() - t0)
+}
+
+fn echo(buffer: TransferBuffer<u8>) -> TransferBuffer<u8> {
+    buffer
+}
+
+/// Main-thread time to send `megabytes` to an isolate as a `TransferBuffer` (the synchronous
+/// part of submitting: encode the envelope, post with the transfer list) and to receive it back
+/// (the reply's message handler), as `[send_ms, receive_ms]`.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = __benchTransfer)]
+pub async fn bench_transfer(megabytes: u32) -> Result<Float64Array, JsValue> {
+    let pool = pool(1, true)?;
+    pool.ready().await;
+    let buffer = js_sys::ArrayBuffer::new(megabytes * 1024 * 1024);
+    let input = TransferBuffer::from_array_buffer(buffer)?;
+    let t0 = crate::host::now();
+    let handle = pool.run(echo, input);
+    let send = crate::host::now() - t0;
+    let back = handle.await?;
+    let receive = crate::isolate_worker::last_receive_ms();
+    if back.len() != (megabytes * 1024 * 1024) as usize {
+        return Err(JsValue::from_str(
+            "the buffer came back with the wrong length",
+        ));
+    }
+    Ok(Float64Array::from(&[send, receive][..]))
+}

@@ -33,6 +33,17 @@ before(() => {
   execFileSync('tar', ['-xzf', path.join(work, packed.filename), '-C', path.join(web, 'node_modules')]);
   renameSync(path.join(web, 'node_modules', 'package'), path.join(web, 'node_modules', 'wasm-isolates'));
   for (const f of readdirSync(FIXTURE)) cpSync(path.join(FIXTURE, f), path.join(web, f));
+
+  // The same page on the package `wasm-pack build --target web` makes (wasm-opt is disabled in
+  // Cargo.toml's metadata, so it downloads nothing).
+  const wasmPack = path.join(work, 'wasm-pack-web');
+  mkdirSync(path.join(wasmPack, 'node_modules', 'wasm-isolates'), { recursive: true });
+  execFileSync('wasm-pack', ['build', '--target', 'web', '--out-dir', path.join(wasmPack, 'node_modules', 'wasm-isolates', 'pkg')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, PATH: `${path.join(process.env.HOME ?? '/root', '.cargo', 'bin')}:${process.env.PATH}` },
+  });
+  for (const f of readdirSync(FIXTURE)) cpSync(path.join(FIXTURE, f), path.join(wasmPack, f));
 });
 
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -48,18 +59,20 @@ test('npm pack ships the glue, its types, the wasm and the worker scripts', () =
 });
 
 const setups = [
-  { engine: 'chromium', coi: true },
-  { engine: 'chromium', coi: false },
-  { engine: 'firefox', coi: true },
+  { engine: 'chromium', coi: true, root: 'web' },
+  { engine: 'chromium', coi: false, root: 'web' },
+  { engine: 'firefox', coi: true, root: 'web' },
+  { engine: 'chromium', coi: true, root: 'wasm-pack-web' },
 ];
 
-for (const { engine, coi } of setups) {
-  describe(`unbundled consumer, ${engine}, cross-origin isolation ${coi ? 'on' : 'off'}`, () => {
+for (const { engine, coi, root } of setups) {
+  const from = root === 'web' ? 'npm pack' : 'wasm-pack build --target web';
+  describe(`unbundled consumer of ${from}, ${engine}, cross-origin isolation ${coi ? 'on' : 'off'}`, () => {
     let server;
     let browser;
     let userDataDir;
     before(async () => {
-      server = await serve({ root: path.join(work, 'web'), port: 0, coi, csp: CSP });
+      server = await serve({ root: path.join(work, root), port: 0, coi, csp: CSP });
       userDataDir = mkdtempSync(path.join(tmpdir(), 'wasm-isolates-profile-'));
       browser = engine === 'chromium'
         ? await puppeteer.launch({ executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium', headless: true, args: [...CHROMIUM_ARGS, `--user-data-dir=${userDataDir}`] })

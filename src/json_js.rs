@@ -357,6 +357,12 @@ impl JsonDocumentJs {
     }
 }
 
+/// `prewarmJson()`: starts a JSON isolate now, so the next `parseJson` pays no worker start.
+#[wasm_bindgen(js_name = prewarmJson)]
+pub fn prewarm_json() -> Result<(), JsValue> {
+    Ok(JsonDocument::prewarm()?)
+}
+
 /// `generateDataset(kind, megabytes, seed = 1)`: JSON text (`Uint8Array`) of about that size,
 /// generated in an isolate and moved here by transfer. `kind` is `"points"` or `"products"`.
 #[wasm_bindgen(js_name = generateDataset)]

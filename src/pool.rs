@@ -459,6 +459,12 @@ impl<O> TaskHandle<O> {
         }
     }
 
+    /// Lets the task run to completion with no one waiting for it (dropping a handle would cancel
+    /// it instead).
+    pub fn detach(mut self) {
+        self.receiver = None;
+    }
+
     /// Cancels the task: it settles with [`IsolateError::Cancelled`] unless it already finished.
     pub fn cancel(&self) {
         if let Some(pool) = self.pool.upgrade() {

@@ -22,7 +22,7 @@
 // }
 // One measured run at a time: overlapping runs would disturb each other's numbers.
 
-import init, { capabilities, generateDataset, parseJson, sortInIsolate } from './pkg/wasm_isolates.js';
+import init, { capabilities, generateDataset, parseJson, prewarmJson, sortInIsolate } from './pkg/wasm_isolates.js';
 import { frameStats, isAnimating, nextFrame, recordFrames, setAnimation, startFrames } from './frames.js';
 import { longTasksSupported, recordLongTasks, startBusyProbe } from './probe.js';
 import { drawEmpty, drawScatter } from './scatter.js';
@@ -430,6 +430,8 @@ function readCapabilities() {
 }
 
 const ready = init().then(() => {
+  // Start a JSON isolate now, so the first parse does not pay for a worker start.
+  prewarmJson();
   caps = readCapabilities();
   showCapabilities(caps);
   uiReady = true;

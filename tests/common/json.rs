@@ -142,3 +142,21 @@ pub async fn json_every_input_kind() {
     assert_eq!(doc.len("").await.unwrap(), 600_000);
     assert_eq!(doc.get("/599999").await.unwrap(), "é");
 }
+
+/// Dropped documents give their isolate back (as a warm spare, its document freed); parsing
+/// many documents one after another does not pile up workers, and no document sees another's data.
+pub async fn json_isolates_are_reused_without_leaks() {
+    JsonDocument::prewarm().unwrap();
+    let before = wasm_isolates::live_workers();
+    for i in 0..10u32 {
+        let text = format!("[{i},{{\"n\":{i}}}]");
+        let doc = JsonDocument::parse_bytes(bytes(&text)).await.unwrap();
+        assert_eq!(doc.get("/1/n").await.unwrap(), i);
+        assert_eq!(doc.info().byte_length, text.len() as u64);
+    }
+    let after = wasm_isolates::live_workers();
+    assert!(
+        after <= before + 2,
+        "{before} workers before, {after} after"
+    );
+}

@@ -205,6 +205,11 @@ macro_rules! wasm_isolates_suite {
         async fn oversized_messages_are_refused() {
             common::oversized_messages_are_refused().await;
         }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn json_isolates_are_reused_without_leaks() {
+            common::json::json_isolates_are_reused_without_leaks().await;
+        }
     };
 }
 

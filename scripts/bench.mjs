@@ -10,7 +10,8 @@
 // Options: --quick, --runs=N (≥ 1; default 3), --engines=chromium,firefox, --datasets=points,products,
 // --sizes=1,10,50,100, --strategies=main-parse,worker-clone,handle,columns,objects, --suites=json,
 // --animate (keep the page's animation drawing during runs; see below), --no-build (skip setup and
-// build: use the www/pkg that is there), --out=target/bench/report.json, --screenshot=PATH.
+// build: use the www/pkg that is there), --out=target/bench/report.json, --screenshot=PATH,
+// --suites=json,rtt,cold,transfer,pool_scaling,throughput,memory,size, --cmp-runs=N, --rtt-calls=N.
 //
 // The page is served from www/ with COOP/COEP (cross-origin isolated) and the same strict CSP as the
 // page tests, and driven through window.__demo (www/main.js). For each engine × dataset × size ×
@@ -30,10 +31,33 @@
 // (long_tasks is null in Firefox, which has no Long Tasks API; ok: the warm-up run's result equals
 // JSON.parse's). A failed cell is a row with "error" instead of numbers. More row kinds: add a
 // suite to SUITES below; its rows go into the same report (e.g. {"row": "rtt", ...}).
+//
+// Comparison suites (issue 8): wasm-isolates ("ours": the hidden __bench* exports of the glue) side
+// by side with the raw platform, Comlink 4 and workerpool 10, in one page (www/bench.html, driven
+// through window.__bench in www/bench.js) and one run. That page is served by a second server with
+// the same headers but `worker-src 'self'` (no blob: workers). Comlink's ESM build and workerpool's
+// browser and worker bundles are copied from node_modules into www/bench-vendor/ (git-ignored by its
+// own .gitignore). Each figure is the median of --cmp-runs runs (default 5 with --quick, 10
+// otherwise; at least 5 is the point) with min and max; subjects run interleaved, run by run.
+//   rtt            mean warm round trip of a tiny task per run (--rtt-calls calls; 200 quick, 1000):
+//                  ours (__benchRoundTrips), raw postMessage, Comlink wrap/expose, workerpool exec
+//   cold           ours (__benchColdStart: new pool, first task) vs raw (new module Worker, import
+//                  the glue, initSync with the page's compiled WebAssembly.Module, first reply);
+//                  first_task: ours __benchFirstTaskAfterReady (prewarmed pool)
+//   transfer       main-thread ms to send / receive 50 MB: raw transfer vs copy, ours (transfer)
+//   pool_scaling   ours __benchPoolScaling(16, 1) vs (16, hardwareConcurrency), and the speedup
+//   throughput     10,000 tiny tasks, ours vs workerpool, hardwareConcurrency workers: tasks/s
+//   memory         extra bytes of one idle isolate (measureUserAgentSpecificMemory; Chromium,
+//                  cross-origin isolated), ours vs a raw worker with the module instantiated
+//   size           (once, in node) wasm raw and gzip -9 with and without the `json` feature (the
+//                  latter built into target/bench-nojson), and the JS glue
+// Rows: {"row": "rtt", "engine", "subject": "ours"|"raw"|"comlink"|"workerpool", "median_ms",
+// "min_ms", "max_ms", "runs"}; non-time rows carry "value" and "unit"; {"row": "ratio", "name",
+// "value", "unit": "x", "goal"} rows hold the ratios printed; a failed subject is a row with "error".
 // This file imports only node built-ins at top level: node_modules may not exist before setup.
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +74,7 @@ const ALL = {
 
 function parseArgs(argv) {
   const o = {
-    quick: false, runs: 3, build: true, animate: false, suites: null,
+    quick: false, runs: 3, build: true, animate: false, suites: null, cmpRuns: null, rttCalls: null,
     out: path.join(ROOT, 'target', 'bench', 'report.json'), screenshot: null,
     engines: null, datasets: null, sizes: null, strategies: null,
   };
@@ -68,6 +92,8 @@ function parseArgs(argv) {
     switch (key) {
       case '--quick': o.quick = true; break;
       case '--runs': o.runs = Number(value()); break;
+      case '--cmp-runs': o.cmpRuns = Number(value()); break;
+      case '--rtt-calls': o.rttCalls = Number(value()); break;
       case '--no-build': o.build = false; break;
       case '--animate': o.animate = true; break;
       case '--out': o.out = path.resolve(value()); break;
@@ -86,6 +112,10 @@ function parseArgs(argv) {
     }
   }
   if (!Number.isInteger(o.runs) || o.runs < 1) throw new Error('--runs must be a positive integer');
+  o.cmpRuns ??= o.quick ? 5 : 10;
+  o.rttCalls ??= o.quick ? 200 : 1000;
+  if (!Number.isInteger(o.cmpRuns) || o.cmpRuns < 1) throw new Error('--cmp-runs must be a positive integer');
+  if (!Number.isInteger(o.rttCalls) || o.rttCalls < 1) throw new Error('--rtt-calls must be a positive integer');
   if (o.sizes?.some((mb) => !(mb > 0 && mb <= 512))) throw new Error('--sizes must be in (0, 512] MB');
   o.engines ??= ALL.engines;
   o.datasets ??= o.quick ? ['points'] : ALL.datasets;
@@ -96,7 +126,8 @@ function parseArgs(argv) {
 
 function fileHelp() {
   return 'usage: node scripts/bench.mjs [--quick] [--runs=N] [--engines=chromium,firefox] [--datasets=points,products]\n'
-    + '         [--sizes=1,10,50,100] [--strategies=...] [--suites=json] [--animate] [--no-build] [--out=FILE] [--screenshot=PNG]';
+    + '         [--sizes=1,10,50,100] [--strategies=...] [--suites=json,rtt,cold,transfer,pool_scaling,throughput,memory,size]\n'
+    + '         [--cmp-runs=N] [--rtt-calls=N] [--animate] [--no-build] [--out=FILE] [--screenshot=PNG]';
 }
 
 // ---- browsers --------------------------------------------------------------------------------
@@ -109,6 +140,8 @@ const CSP = [
   "default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "worker-src 'self' blob:", "style-src 'self'",
   "img-src 'self' data:", "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'none'",
 ].join('; ');
+// The comparison page: the same policy with `worker-src 'self'` only (no blob: workers for anyone).
+const BENCH_CSP = CSP.replace("worker-src 'self' blob:", "worker-src 'self'");
 
 function launchOptions(engine, profile) {
   if (engine === 'chromium') {
@@ -124,6 +157,8 @@ function launchOptions(engine, profile) {
         // A benchmark wants the page treated as foreground all the time, and a collectable heap.
         '--disable-renderer-backgrounding', '--disable-background-timer-throttling',
         '--disable-backgrounding-occluded-windows', '--js-flags=--expose-gc',
+        // measureUserAgentSpecificMemory() at once instead of at the next collection (up to 20 s).
+        '--enable-blink-features=ForceEagerMeasureMemory',
         `--user-data-dir=${profile}`,
       ],
     };
@@ -243,9 +278,254 @@ async function screenshot(page, options, log) {
   log(`screenshot: ${path.relative(ROOT, options.screenshot)}`);
 }
 
+// ---- comparison suites (www/bench.html) ------------------------------------------------------
+const round3 = (x) => (x === null || x === undefined ? null : Math.round(x * 1000) / 1000);
+const errorText = (err) => String(err?.message ?? err).split('\n')[0];
+
+/** {median_ms, min_ms, max_ms, runs} of a list of milliseconds. */
+function timeStats(values) {
+  const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x));
+  return { median_ms: round3(median(v)), min_ms: round3(Math.min(...v)), max_ms: round3(Math.max(...v)), runs: v.length };
+}
+
+/** A fresh bench page, `__bench.ready` awaited; page errors go into `problems`. */
+async function openBenchPage(browser, url, problems) {
+  const page = await browser.newPage();
+  page.on('pageerror', (err) => problems.push(`bench.html pageerror: ${err?.message ?? err}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`bench.html console.error: ${msg.text()}`);
+  });
+  await page.goto(new URL('bench.html', url).href, { waitUntil: 'load', timeout: 60_000 });
+  await page.waitForFunction(() => window.__bench !== undefined, { timeout: 30_000 });
+  await page.evaluate(() => window.__bench.ready);
+  return page;
+}
+
+/** `window.__bench[fn](...args)` in the page; the value travels as JSON text (BiDi depth limits). */
+async function benchCall(page, fn, ...args) {
+  const text = await page.evaluate(
+    async (name, a) => JSON.stringify(await window.__bench[name](...a)), fn, args,
+  );
+  return JSON.parse(text);
+}
+
+/**
+ * Runs each subject's measurement `runs` times, interleaved (run 1 of every subject, then run 2...),
+ * after `warmup` dropped runs each. A subject that throws is dropped from later runs and gets an
+ * error row. `measure(subject)` → number (ms) or object; `collect` turns the values into a row.
+ */
+async function sideBySide(subjects, { runs, warmup = 1, measure, log, label }) {
+  const values = new Map(subjects.map((s) => [s, []]));
+  const errors = new Map();
+  for (let i = -warmup; i < runs; i++) {
+    for (const subject of subjects) {
+      if (errors.has(subject)) continue;
+      try {
+        const v = await measure(subject);
+        if (i >= 0) values.get(subject).push(v);
+      } catch (err) {
+        errors.set(subject, errorText(err));
+        log(`  ${label} ${subject} FAILED: ${errorText(err)}`);
+      }
+    }
+  }
+  return { values, errors };
+}
+
+function ratioRow(engine, name, num, den, goal = null) {
+  const value = typeof num === 'number' && typeof den === 'number' && den > 0 ? Math.round((num / den) * 100) / 100 : null;
+  return { row: 'ratio', engine, name, value, unit: 'x', goal };
+}
+const medianOf = (rows, pred) => rows.find((r) => pred(r) && !r.error)?.median_ms ?? null;
+
+/** Every comparison suite shares one bench page per engine (opened lazily by the first). */
+function benchPage(ctx) {
+  ctx.benchPage ??= ctx.openBench();
+  return ctx.benchPage;
+}
+
+async function rttSuite(ctx) {
+  const { engine, options, log } = ctx;
+  const page = await benchPage(ctx);
+  const calls = options.rttCalls;
+  const subjects = ['ours', 'raw', 'comlink', 'workerpool'];
+  const { values, errors } = await sideBySide(subjects, {
+    runs: options.cmpRuns, log, label: 'rtt', measure: (s) => benchCall(page, 'rtt', s, calls),
+  });
+  const rows = subjects.map((subject) => (errors.has(subject)
+    ? { row: 'rtt', engine, subject, error: errors.get(subject) }
+    : { row: 'rtt', engine, subject, ...timeStats(values.get(subject)), calls_per_run: calls }));
+  const raw = medianOf(rows, (r) => r.subject === 'raw');
+  rows.push(ratioRow(engine, 'rtt ours / raw', medianOf(rows, (r) => r.subject === 'ours'), raw, '≤ 2'));
+  rows.push(ratioRow(engine, 'rtt comlink / raw', medianOf(rows, (r) => r.subject === 'comlink'), raw));
+  rows.push(ratioRow(engine, 'rtt workerpool / raw', medianOf(rows, (r) => r.subject === 'workerpool'), raw));
+  return rows;
+}
+
+async function coldSuite(ctx) {
+  const { engine, options, log } = ctx;
+  const page = await benchPage(ctx);
+  const subjects = ['ours', 'raw'];
+  const { values, errors } = await sideBySide(subjects, {
+    runs: options.cmpRuns, log, label: 'cold', measure: (s) => benchCall(page, 'cold', s),
+  });
+  const rows = subjects.map((subject) => (errors.has(subject)
+    ? { row: 'cold', engine, subject, error: errors.get(subject) }
+    : { row: 'cold', engine, subject, ...timeStats(values.get(subject)) }));
+  rows.push(ratioRow(engine, 'cold ours / raw', medianOf(rows, (r) => r.subject === 'ours'), medianOf(rows, (r) => r.subject === 'raw'), '≤ 1.2'));
+  const first = await sideBySide(['ours'], {
+    runs: options.cmpRuns, log, label: 'first_task', measure: () => benchCall(page, 'firstTaskAfterReady'),
+  });
+  rows.push(first.errors.has('ours')
+    ? { row: 'first_task', engine, subject: 'ours', error: first.errors.get('ours') }
+    : { row: 'first_task', engine, subject: 'ours', ...timeStats(first.values.get('ours')), goal: '≤ 1 ms' });
+  return rows;
+}
+
+async function transferSuite(ctx) {
+  const { engine, options, log } = ctx;
+  const page = await benchPage(ctx);
+  const mb = 50;
+  const cases = ['raw:transfer', 'raw:copy', 'ours:transfer'];
+  const { values, errors } = await sideBySide(cases, {
+    runs: options.cmpRuns, log, label: 'transfer',
+    measure: (c) => benchCall(page, 'transfer', c.split(':')[0], c.split(':')[1], mb),
+  });
+  const rows = [];
+  for (const c of cases) {
+    const [subject, mode] = c.split(':');
+    if (errors.has(c)) {
+      rows.push({ row: 'transfer', engine, subject, mode, mb, error: errors.get(c) });
+      continue;
+    }
+    for (const direction of ['send', 'receive']) {
+      rows.push({ row: 'transfer', engine, subject, mode, direction, mb, ...timeStats(values.get(c).map((v) => v[`${direction}_ms`])) });
+    }
+  }
+  return rows;
+}
+
+async function poolScalingSuite(ctx) {
+  const { engine, options, log } = ctx;
+  const page = await benchPage(ctx);
+  const hc = (await benchCall(page, 'info')).hardwareConcurrency;
+  const tasks = 16;
+  const cases = [1, hc];
+  const { values, errors } = await sideBySide(cases, {
+    runs: options.cmpRuns, warmup: 0, log, label: 'pool_scaling', measure: (n) => benchCall(page, 'poolScaling', tasks, n),
+  });
+  const rows = cases.map((isolates) => (errors.has(isolates)
+    ? { row: 'pool_scaling', engine, subject: 'ours', tasks, isolates, error: errors.get(isolates) }
+    : { row: 'pool_scaling', engine, subject: 'ours', tasks, isolates, ...timeStats(values.get(isolates)) }));
+  const r = ratioRow(engine, `pool_scaling speedup ${hc} isolates / 1`, medianOf(rows, (x) => x.isolates === 1), medianOf(rows, (x) => x.isolates === hc), `→ ${hc}`);
+  rows.push(r);
+  return rows;
+}
+
+async function throughputSuite(ctx) {
+  const { engine, options, log } = ctx;
+  const page = await benchPage(ctx);
+  const hc = (await benchCall(page, 'info')).hardwareConcurrency;
+  const tasks = 10_000;
+  const subjects = ['ours', 'workerpool'];
+  const { values, errors } = await sideBySide(subjects, {
+    runs: options.cmpRuns, warmup: 0, log, label: 'throughput', measure: (s) => benchCall(page, 'throughput', s, tasks, hc),
+  });
+  const rows = subjects.map((subject) => {
+    if (errors.has(subject)) return { row: 'throughput', engine, subject, tasks, isolates: hc, error: errors.get(subject) };
+    const t = timeStats(values.get(subject));
+    return { row: 'throughput', engine, subject, tasks, isolates: hc, ...t, value: Math.round((tasks / t.median_ms) * 1000), unit: 'tasks/s' };
+  });
+  rows.push(ratioRow(engine, 'throughput ours / workerpool (tasks/s)', medianOf(rows, (r) => r.subject === 'workerpool'), medianOf(rows, (r) => r.subject === 'ours')));
+  return rows;
+}
+
+async function memorySuite(ctx) {
+  const { engine, options, log } = ctx;
+  const page = await benchPage(ctx);
+  const info = await benchCall(page, 'info');
+  if (!info.crossOriginIsolated || !info.memoryApi) {
+    const note = !info.crossOriginIsolated ? 'not measurable: the page is not cross-origin isolated'
+      : 'not measurable: performance.measureUserAgentSpecificMemory() does not exist in this engine';
+    return [{ row: 'memory', engine, subject: 'ours', value: null, unit: 'bytes', note }];
+  }
+  const subjects = ['ours', 'raw'];
+  const { values, errors } = await sideBySide(subjects, {
+    runs: options.cmpRuns, warmup: 0, log, label: 'memory', measure: (s) => benchCall(page, 'memory', s),
+  });
+  return subjects.map((subject) => {
+    if (errors.has(subject)) return { row: 'memory', engine, subject, error: errors.get(subject) };
+    const bytes = values.get(subject).map((v) => v.bytes);
+    return {
+      row: 'memory', engine, subject, value: median(bytes), min: Math.min(...bytes), max: Math.max(...bytes), unit: 'bytes', runs: bytes.length,
+      note: subject === 'ours' ? 'one idle isolate (JS IsolatePool size 1 after a task)' : 'a module worker with the same module instantiated (initSync)',
+    };
+  });
+}
+
+/** wasm and glue sizes, with and without the `json` feature (built here into target/bench-nojson). */
+async function sizeSuite({ log }) {
+  const { gzipSync } = await import('node:zlib');
+  const { existsSync, readFileSync } = await import('node:fs');
+  const { run: runCmd } = await import('./build.mjs');
+  const rows = [];
+  const measure = (file, artifact, features) => {
+    const bytes = readFileSync(file);
+    rows.push({
+      row: 'size', engine: null, subject: 'ours', artifact, features, value: bytes.length, unit: 'bytes',
+      gzip_bytes: gzipSync(bytes, { level: 9 }).length, file: path.relative(ROOT, file),
+    });
+  };
+  const pkg = path.join(ROOT, 'www', 'pkg');
+  try {
+    measure(path.join(pkg, 'wasm_isolates_bg.wasm'), 'wasm', 'default (json)');
+    measure(path.join(pkg, 'wasm_isolates.js'), 'glue js', 'default (json)');
+  } catch (err) {
+    rows.push({ row: 'size', engine: null, subject: 'ours', features: 'default (json)', error: errorText(err) });
+  }
+  const target = path.join(ROOT, 'target', 'bench-nojson');
+  const out = mkdtempSync(path.join(os.tmpdir(), 'wasm-isolates-nojson-'));
+  try {
+    let code = await runCmd('cargo', ['build', '--release', '--target', 'wasm32-unknown-unknown', '--lib', '--no-default-features'],
+      { env: { ...process.env, CARGO_TARGET_DIR: target } });
+    if (code !== 0) throw new Error(`cargo build --no-default-features failed (exit ${code})`);
+    const wasm = path.join(target, 'wasm32-unknown-unknown', 'release', 'wasm_isolates.wasm');
+    if (!existsSync(wasm)) throw new Error(`${wasm} was not produced`);
+    code = await runCmd('wasm-bindgen', ['--target', 'web', '--out-dir', out, '--out-name', 'wasm_isolates', wasm]);
+    if (code !== 0) throw new Error(`wasm-bindgen failed (exit ${code})`);
+    measure(path.join(out, 'wasm_isolates_bg.wasm'), 'wasm', 'no default (no json)');
+    measure(path.join(out, 'wasm_isolates.js'), 'glue js', 'no default (no json)');
+    for (const r of rows) if (r.file?.startsWith('..')) r.file = `$TMP/${path.basename(r.file)}`;
+  } catch (err) {
+    rows.push({ row: 'size', engine: null, subject: 'ours', features: 'no default (no json)', error: errorText(err) });
+    log(`size without json FAILED: ${errorText(err)}`);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+/** Comlink's ESM build and workerpool's bundles into www/bench-vendor/ (git-ignored), for bench.html. */
+function copyVendor() {
+  const dir = path.join(ROOT, 'www', 'bench-vendor');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, '.gitignore'), '# copied from node_modules by scripts/bench.mjs\n*\n');
+  const nm = path.join(ROOT, 'node_modules');
+  copyFileSync(path.join(nm, 'comlink', 'dist', 'esm', 'comlink.mjs'), path.join(dir, 'comlink.mjs'));
+  copyFileSync(path.join(nm, 'workerpool', 'dist', 'workerpool.js'), path.join(dir, 'workerpool.js'));
+  copyFileSync(path.join(nm, 'workerpool', 'dist', 'worker.js'), path.join(dir, 'workerpool-worker.js'));
+}
+
+// `once`: runs a single time before the browsers (no engine), e.g. cargo builds for sizes.
 const SUITES = [
+  { name: 'size', describe: 'wasm and glue sizes with and without the json feature', run: sizeSuite, once: true },
   { name: 'json', describe: 'big JSON: five strategies × datasets × sizes', run: jsonSuite },
-  // { name: 'rtt', describe: 'round trips', run: rttSuite },   // rows {"row": "rtt", ...}
+  { name: 'rtt', describe: 'warm tiny round trip: ours, raw postMessage, Comlink, workerpool', run: rttSuite },
+  { name: 'cold', describe: 'cold start: new pool + first task vs new Worker + instantiate; first task after ready', run: coldSuite },
+  { name: 'transfer', describe: '50 MB main-thread send/receive: transfer vs copy', run: transferSuite },
+  { name: 'pool_scaling', describe: '16 CPU-bound tasks on 1 vs hardwareConcurrency isolates', run: poolScalingSuite },
+  { name: 'throughput', describe: '10,000 tiny tasks: ours vs workerpool', run: throughputSuite },
+  { name: 'memory', describe: 'extra memory of one idle isolate', run: memorySuite },
 ];
 
 // ---- output ----------------------------------------------------------------------------------
@@ -273,6 +553,42 @@ export function table(rows) {
   const left = new Set([0, 1, 3, 10]);
   const line = (c) => c.map((v, i) => (left.has(i) ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
   return [line(cols.map(([h]) => h)), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+}
+
+/** The comparison rows (everything but meta and json) and the ratios, as a text table. */
+export function compareTable(rows) {
+  const other = rows.filter((r) => r.row !== 'meta' && r.row !== 'json' && r.row !== 'ratio');
+  const ratios = rows.filter((r) => r.row === 'ratio');
+  if (other.length === 0 && ratios.length === 0) return '';
+  const num = (x, d = 3) => (typeof x === 'number' ? (Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(d)) : '—');
+  const mib = (b) => (typeof b === 'number' ? `${(b / 1048576).toFixed(2)} MiB` : '—');
+  const detail = (r) => {
+    switch (r.row) {
+      case 'rtt': return r.calls_per_run ? `${r.calls_per_run} calls/run` : '';
+      case 'transfer': return [r.mode, r.direction, `${r.mb} MB`].filter(Boolean).join(' ');
+      case 'pool_scaling': return `${r.tasks} tasks, ${r.isolates} isolate${r.isolates === 1 ? '' : 's'}`;
+      case 'throughput': return `${r.tasks} tasks, ${r.isolates} workers`;
+      case 'first_task': return 'prewarmed pool';
+      case 'size': return `${r.artifact ?? ''} ${r.features ?? ''}`.trim();
+      case 'memory': return r.note ?? '';
+      default: return '';
+    }
+  };
+  const value = (r) => {
+    if (r.error) return `error: ${r.error.slice(0, 70)}`;
+    if (r.row === 'size') return `${r.value} B (gzip ${r.gzip_bytes} B)`;
+    if (r.row === 'memory') return r.value === null ? 'n/a' : `${mib(r.value)} (${mib(r.min)}–${mib(r.max)})`;
+    const t = `${num(r.median_ms)} ms (${num(r.min_ms)}–${num(r.max_ms)})`;
+    return r.row === 'throughput' ? `${t} = ${r.value} tasks/s` : t;
+  };
+  const cols = ['row', 'engine', 'subject', 'detail', 'median (min–max)', 'runs'];
+  const cells = other.map((r) => [r.row, r.engine ?? '—', r.subject ?? '', detail(r).slice(0, 60), value(r), r.runs === undefined ? '' : String(r.runs)]);
+  for (const r of ratios) {
+    cells.push(['ratio', r.engine ?? '—', '', r.name, r.value === null ? '—' : `${r.value.toFixed(2)}×`, r.goal ? `goal ${r.goal}` : '']);
+  }
+  const widths = cols.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c) => c.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
+  return [line(cols), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
 
 // ---- main ------------------------------------------------------------------------------------
@@ -308,6 +624,18 @@ async function main() {
   const server = await serve({ root: path.join(ROOT, 'www'), port: 0, coi: true, csp: CSP });
   const suites = SUITES.filter((s) => !options.suites || options.suites.includes(s.name));
   const log = (text) => console.log(`[bench] ${text}`);
+  const needsBenchPage = suites.some((s) => !s.once && s.name !== 'json');
+  let benchServer = null;
+  let vendorProblem = null;
+  if (needsBenchPage) {
+    try {
+      copyVendor();
+    } catch (err) {
+      vendorProblem = `copying the peers into www/bench-vendor failed: ${errorText(err)}`;
+      log(vendorProblem);
+    }
+    benchServer = await serve({ root: path.join(ROOT, 'www'), port: 0, coi: true, csp: BENCH_CSP });
+  }
 
   const meta = {
     row: 'meta',
@@ -320,6 +648,9 @@ async function main() {
     sizes: options.sizes,
     strategies: options.strategies,
     cpus: os.cpus().length,
+    nproc: os.availableParallelism?.() ?? os.cpus().length,
+    cmp_runs: options.cmpRuns,
+    rtt_calls: options.rttCalls,
     cpu: os.cpus()[0]?.model ?? null,
     node: process.version,
     loadavg_start: os.loadavg().map((x) => Math.round(x * 100) / 100), // others' work on the same cores skews every figure
@@ -328,7 +659,19 @@ async function main() {
   };
   const rows = [meta];
   let failed = false;
+  if (vendorProblem) meta.problems.push(vendorProblem);
   try {
+    for (const suite of suites.filter((s) => s.once)) {
+      log(`suite ${suite.name} (${suite.describe})`);
+      try {
+        rows.push(...await suite.run({ options, log }));
+      } catch (err) {
+        const msg = `suite ${suite.name} failed: ${errorText(err)}`;
+        log(msg);
+        meta.problems.push(msg);
+      }
+    }
+    meta.loadavg_browsers_start = os.loadavg().map((x) => Math.round(x * 100) / 100);
     for (const engine of options.engines) {
       const profile = mkdtempSync(path.join(os.tmpdir(), `wasm-isolates-bench-${engine}-`));
       let browser;
@@ -349,8 +692,9 @@ async function main() {
         const ctx = {
           engine, browser, url: server.url, options, log,
           openDemo: () => openDemo(browser, server.url, problems),
+          openBench: () => openBenchPage(browser, benchServer.url, problems),
         };
-        for (const suite of suites) {
+        for (const suite of suites.filter((s) => !s.once)) {
           log(`suite ${suite.name} (${suite.describe}) in ${engine}`);
           try {
             rows.push(...await suite.run(ctx));
@@ -358,6 +702,7 @@ async function main() {
             const msg = `${engine}: suite ${suite.name} failed: ${String(err?.message ?? err).split('\n')[0]}`;
             log(msg);
             meta.problems.push(msg);
+            if (suite.name !== 'json') rows.push({ row: suite.name, engine, error: errorText(err) });
             failed = true;
           }
         }
@@ -369,18 +714,28 @@ async function main() {
     }
   } finally {
     await server.close();
+    await benchServer?.close();
   }
   meta.seconds = Math.round((Date.now() - started) / 1000);
   meta.loadavg_end = os.loadavg().map((x) => Math.round(x * 100) / 100);
   mkdirSync(path.dirname(options.out), { recursive: true });
   writeFileSync(options.out, `${JSON.stringify(rows, null, 2)}\n`);
-  console.log(`\n${table(rows)}\n`);
-  console.log('total: end to end; main blocked: time the page could run nothing else (a probe asks for a turn every ms);');
-  console.log('max gap: longest requestAnimationFrame gap; missed frames: rAF gaps over 25 ms; medians of each figure.');
+  if (rows.some((r) => r.row === 'json')) {
+    console.log(`\n${table(rows)}\n`);
+    console.log('total: end to end; main blocked: time the page could run nothing else (a probe asks for a turn every ms);');
+    console.log('max gap: longest requestAnimationFrame gap; missed frames: rAF gaps over 25 ms; medians of each figure.');
+  }
+  const cmp = compareTable(rows);
+  if (cmp) {
+    console.log(`\n${cmp}\n`);
+    console.log(`comparison rows: median (min–max) of ${options.cmpRuns} runs per subject, subjects interleaved in one page; rtt: mean of`);
+    console.log(`${options.rttCalls} sequential calls per run; transfer: main-thread ms of the synchronous postMessage (send) and of the`);
+    console.log("message handler's event.data access (receive); ratios: medians divided, goal beside.");
+  }
   if (meta.problems.length) console.log(`\nproblems:\n  ${meta.problems.join('\n  ')}`);
   console.log(`\nreport: ${path.relative(process.cwd(), options.out) || options.out} (${rows.length - 1} rows) in ${meta.seconds} s; `
     + `load average ${meta.loadavg_start[0]} at the start, ${meta.loadavg_end[0]} at the end (${meta.cpus} CPUs)`);
-  const bad = rows.some((r) => r.row === 'json' && (r.error || r.ok === false));
+  const bad = rows.some((r) => r.row !== 'meta' && (r.error || r.ok === false));
   if (failed || bad) process.exitCode = 1;
 }
 

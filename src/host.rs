@@ -16,10 +16,11 @@ extern "C" {
     #[wasm_bindgen(js_name = watchForDeath)]
     pub(crate) fn watch_for_death(lock_name: &str, on_death: &js_sys::Function) -> JsValue;
 
-    /// Posts `[buffer, ...attachments]`, transferring the buffer and transferable attachments.
+    /// Posts `[buffer, ...attachments]` on `target` (a `MessagePort`, a `Worker` or a worker's
+    /// global scope), transferring the buffer and transferable attachments.
     #[wasm_bindgen(catch, js_name = postEnvelope)]
     pub(crate) fn post_envelope(
-        port: &web_sys::MessagePort,
+        target: &JsValue,
         buffer: &js_sys::ArrayBuffer,
         attachments: &js_sys::Array,
     ) -> Result<(), JsValue>;

@@ -16,6 +16,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, MessagePort};
 
 thread_local! {
+    /// The bootstrap's port: kept open for its events; calls arrive on the global scope.
     static PORT: RefCell<Option<MessagePort>> = const { RefCell::new(None) };
     /// The call being run, for the panic hook.
     static CURRENT_CALL: Cell<u64> = const { Cell::new(0) };
@@ -30,10 +31,19 @@ pub fn worker_main(port: MessagePort, control: Option<js_sys::Int32Array>, max_m
     LIMIT.with(|l| l.set(max_message_bytes));
     std::panic::set_hook(Box::new(report_panic));
     crate::control::install(control);
+    // Calls arrive on the worker's own channel (see `IsolateWorker::post` for why not the port).
+    // A listener, not `self.onmessage`, which user code in the worker may set (wasmworker
+    // PR #25). Only the parent holds this worker, so every array arriving here is meant as a
+    // call, and a malformed one gets an error reply; other values are left alone.
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
-        dispatch(&event.data());
+        let data = event.data();
+        if data.is_instance_of::<js_sys::Array>() {
+            dispatch(&data);
+        }
     });
-    port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    let _ = js_sys::global()
+        .unchecked_into::<web_sys::EventTarget>()
+        .add_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
     // The dispatcher lives as long as the worker.
     on_message.forget();
     PORT.with(|p| *p.borrow_mut() = Some(port));
@@ -166,11 +176,7 @@ fn reply_failure(id: u64, failure: Failure) {
 }
 
 fn post(bytes: &[u8], attached: Attachments) -> Result<(), crate::IsolateError> {
-    PORT.try_with(|port| match port.try_borrow().ok().as_deref() {
-        Some(Some(port)) => post_message(port, bytes, attached),
-        _ => Err(crate::IsolateError::Closed),
-    })
-    .unwrap_or(Err(crate::IsolateError::Closed))
+    post_message(&js_sys::global(), bytes, attached)
 }
 
 fn report_panic(info: &std::panic::PanicHookInfo<'_>) {

@@ -138,7 +138,7 @@ impl JsIsolatePool {
             args
         };
         if !args.is_instance_of::<Array>() {
-            return Promise::reject(&js_sys::TypeError::new("run: args must be an array").into());
+            return Promise::reject(&crate::js_support::type_error("run: args must be an array"));
         }
         let transfer = crate::js_support::get(&options, "transfer")
             .dyn_into::<Array>()

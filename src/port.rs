@@ -247,7 +247,7 @@ impl<T: Serialize> SendPort<T> {
             attachments: attached.len() as u32,
         }
         .write_header(&mut bytes);
-        post_message(&self.port, &bytes, attached)
+        post_message(self.port.as_ref(), &bytes, attached)
     }
 }
 

@@ -35,9 +35,11 @@ function describe(error) {
 }
 
 async function start({ module, glueUrl, port, lockName, control, maxMessageBytes }) {
+  // Events go on the worker's own channel, like the dispatcher's replies, so that a panic's
+  // report (sent by the Rust panic hook) and the trap that follows arrive in that order.
   const report = (kind, error) => {
     try {
-      port.postMessage({ wasmIsolatesEvent: kind, ...describe(error) });
+      globalThis.postMessage({ wasmIsolatesEvent: kind, ...describe(error) });
     } catch {
       // The port can be closed while the worker is being torn down; nothing left to tell.
     }
@@ -87,7 +89,7 @@ async function start({ module, glueUrl, port, lockName, control, maxMessageBytes
     report('start-failed', error);
     return;
   }
-  port.postMessage({ wasmIsolatesEvent: 'ready' });
+  globalThis.postMessage({ wasmIsolatesEvent: 'ready' });
 }
 
 function boot() {

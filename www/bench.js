@@ -1,0 +1,285 @@
+// The page of `npm run bench`'s comparison suites (rtt, cold, transfer, pool_scaling, throughput,
+// memory): wasm-isolates ("ours", the hidden `__bench*` exports of the glue) side by side with the
+// raw platform (www/bench-raw-worker.js), Comlink 4 and workerpool 10, in the same page and run.
+// No inline script, no eval, no blob: workers (served with `worker-src 'self'`).
+//
+// window.__bench = {
+//   ready: Promise<void>,                             // glue initialised, module compiled, peers warm
+//   info(): {crossOriginIsolated, hardwareConcurrency, memoryApi, userAgent},
+//   rtt(subject, calls) -> mean ms per round trip    // subject: ours | raw | comlink | workerpool
+//   cold(subject) -> ms                               // ours | raw
+//   firstTaskAfterReady() -> ms                       // ours
+//   transfer(subject, mode, mb) -> {send_ms, receive_ms}  // ours (transfer) | raw (transfer | copy)
+//   poolScaling(tasks, isolates) -> ms                // ours
+//   throughput(subject, tasks, isolates) -> ms        // ours | workerpool
+//   memory(subject) -> {measurable, bytes?, reason?}  // ours | raw: extra bytes of one idle isolate
+// }
+// Every function measures one run; the harness repeats and takes medians.
+
+import init, * as lib from './pkg/wasm_isolates.js';
+import { wrap } from './bench-vendor/comlink.mjs';
+
+const RAW_WORKER = new URL('./bench-raw-worker.js', import.meta.url);
+const COMLINK_WORKER = new URL('./bench-comlink-worker.js', import.meta.url);
+const WORKERPOOL_WORKER = new URL('./bench-workerpool-worker.js', import.meta.url).href;
+const TASK_MODULE = new URL('./bench-task.js', import.meta.url);
+const MiB = 1024 * 1024;
+
+let wasmModule = null; // compiled once from pkg/wasm_isolates_bg.wasm, posted to raw workers
+let nextId = 1;
+
+/**
+ * A plain module worker with promise-returning requests. The handler times its own access to
+ * `event.data` (where a structured clone is deserialised) before reading anything else.
+ */
+function rawWorker() {
+  const worker = new Worker(RAW_WORKER, { type: 'module', name: 'bench-raw' });
+  const pending = new Map();
+  const failAll = (err) => {
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+  worker.onmessage = (event) => {
+    const t0 = performance.now();
+    const data = event.data;
+    if (data.buffer) void data.buffer.byteLength;
+    const receiveMs = performance.now() - t0;
+    const p = pending.get(data.id);
+    if (!p) return;
+    pending.delete(data.id);
+    if (data.error) p.reject(new Error(data.error));
+    else p.resolve({ data, receiveMs });
+  };
+  worker.onerror = (e) => failAll(new Error(`raw worker error: ${e.message ?? 'failed to load'}`));
+  worker.onmessageerror = () => failAll(new Error('raw worker: messageerror'));
+  return {
+    worker,
+    /** Post `msg` (plus an id); resolves with {data, receiveMs}. */
+    request(msg, transfer = []) {
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ ...msg, id }, transfer);
+      });
+    },
+    terminate() {
+      worker.terminate();
+      failAll(new Error('terminated'));
+    },
+  };
+}
+
+// The warm peers for round trips: created once, warmed up in `ready`.
+let raw = null;
+let comlinkWorker = null;
+let comlink = null;
+let wpool = null;
+
+async function warm(fn, times = 20) {
+  for (let i = 0; i < times; i++) await fn();
+}
+
+async function setup() {
+  await init();
+  wasmModule = await WebAssembly.compileStreaming(fetch(new URL('./pkg/wasm_isolates_bg.wasm', import.meta.url)));
+  document.getElementById('status').textContent = 'ready';
+}
+
+// Peers start lazily so that one failing peer only fails its own rows.
+async function rawPeer() {
+  if (!raw) {
+    raw = rawWorker();
+    await warm(() => raw.request({ op: 'ping' }));
+  }
+  return raw;
+}
+async function comlinkPeer() {
+  if (!comlink) {
+    comlinkWorker = new Worker(COMLINK_WORKER, { type: 'module', name: 'bench-comlink' });
+    comlink = wrap(comlinkWorker);
+    await withTimeout(comlink.noop(), 10_000, 'Comlink worker did not answer');
+    await warm(() => comlink.noop());
+  }
+  return comlink;
+}
+async function workerpoolPeer() {
+  if (!wpool) {
+    if (typeof globalThis.workerpool?.pool !== 'function') throw new Error('workerpool did not load (bench-vendor/workerpool.js)');
+    wpool = globalThis.workerpool.pool(WORKERPOOL_WORKER, { minWorkers: 1, maxWorkers: 1, workerType: 'web' });
+    await withTimeout(wpool.exec('noop', []), 10_000, 'workerpool worker did not answer');
+    await warm(() => wpool.exec('noop', []));
+  }
+  return wpool;
+}
+
+function withTimeout(promise, ms, message) {
+  let timer;
+  return Promise.race([
+    Promise.resolve(promise).finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); }),
+  ]);
+}
+
+const sum = (a) => a.reduce((s, x) => s + x, 0);
+
+async function rtt(subject, calls) {
+  switch (subject) {
+    case 'ours': {
+      const per = Array.from(await lib.__benchRoundTrips(calls));
+      return sum(per) / per.length;
+    }
+    case 'raw': {
+      const w = await rawPeer();
+      const t0 = performance.now();
+      for (let i = 0; i < calls; i++) await w.request({ op: 'ping' });
+      return (performance.now() - t0) / calls;
+    }
+    case 'comlink': {
+      const c = await comlinkPeer();
+      const t0 = performance.now();
+      for (let i = 0; i < calls; i++) await c.noop();
+      return (performance.now() - t0) / calls;
+    }
+    case 'workerpool': {
+      const p = await workerpoolPeer();
+      const t0 = performance.now();
+      for (let i = 0; i < calls; i++) await p.exec('noop', []);
+      return (performance.now() - t0) / calls;
+    }
+    default:
+      throw new Error(`rtt: unknown subject ${subject}`);
+  }
+}
+
+async function cold(subject) {
+  if (subject === 'ours') return lib.__benchColdStart();
+  if (subject !== 'raw') throw new Error(`cold: unknown subject ${subject}`);
+  const t0 = performance.now();
+  const w = rawWorker();
+  try {
+    await withTimeout(w.request({ op: 'init', module: wasmModule }), 30_000, 'raw worker did not start');
+    return performance.now() - t0;
+  } finally {
+    w.terminate();
+  }
+}
+
+async function transfer(subject, mode, mb) {
+  if (subject === 'ours') {
+    if (mode !== 'transfer') throw new Error('ours always transfers a TransferBuffer');
+    const [send, receive] = Array.from(await lib.__benchTransfer(mb));
+    return { send_ms: send, receive_ms: receive };
+  }
+  if (subject !== 'raw') throw new Error(`transfer: unknown subject ${subject}`);
+  const w = await rawPeer();
+  const buffer = new ArrayBuffer(mb * MiB);
+  new Uint8Array(buffer).fill(7); // real pages, not lazily zeroed ones
+  const isTransfer = mode === 'transfer';
+  const id = nextId++;
+  // Like request(), with the send timed around the synchronous postMessage call only.
+  const reply = new Promise((resolve, reject) => {
+    const prev = w.worker.onmessage;
+    w.worker.onmessage = (event) => {
+      const t0 = performance.now();
+      const data = event.data;
+      const length = data.buffer?.byteLength;
+      const receiveMs = performance.now() - t0;
+      w.worker.onmessage = prev;
+      if (data.id !== id || data.error) reject(new Error(data.error ?? 'unexpected reply'));
+      else resolve({ receiveMs, length });
+    };
+  });
+  const t0 = performance.now();
+  if (isTransfer) w.worker.postMessage({ op: 'echo', id, buffer, transfer: true }, [buffer]);
+  else w.worker.postMessage({ op: 'echo', id, buffer, transfer: false });
+  const sendMs = performance.now() - t0;
+  const detached = buffer.byteLength === 0;
+  const { receiveMs, length } = await withTimeout(reply, 30_000, 'raw echo timed out');
+  if (length !== mb * MiB) throw new Error(`raw echo came back with ${length} bytes`);
+  if (detached !== isTransfer) throw new Error(`sender buffer ${detached ? 'detached' : 'kept'} on ${mode}`);
+  return { send_ms: sendMs, receive_ms: receiveMs };
+}
+
+async function throughput(subject, tasks, isolates) {
+  if (subject === 'ours') return lib.__benchThroughput(tasks, isolates);
+  if (subject !== 'workerpool') throw new Error(`throughput: unknown subject ${subject}`);
+  if (typeof globalThis.workerpool?.pool !== 'function') throw new Error('workerpool did not load');
+  const pool = globalThis.workerpool.pool(WORKERPOOL_WORKER, { minWorkers: isolates, maxWorkers: isolates, workerType: 'web' });
+  try {
+    // Warm every worker (as ours is `ready` before its clock starts).
+    await withTimeout(Promise.all(Array.from({ length: isolates * 4 }, () => pool.exec('noop', []))), 15_000, 'workerpool warm-up timed out');
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: tasks }, () => pool.exec('noop', [])));
+    return performance.now() - t0;
+  } finally {
+    await pool.terminate(true);
+  }
+}
+
+/** Bytes the whole page (workers included) uses, after a collection where `gc` is exposed. */
+async function measureBytes() {
+  if (typeof globalThis.gc === 'function') globalThis.gc();
+  const m = await performance.measureUserAgentSpecificMemory();
+  return m.bytes;
+}
+
+/** The same, split by breakdown type (e.g. JavaScript, DOM, Shared) and by worker vs window scope. */
+async function measureBreakdown() {
+  if (typeof globalThis.gc === 'function') globalThis.gc();
+  const m = await performance.measureUserAgentSpecificMemory();
+  const out = { bytes: m.bytes, workers: 0, byType: {} };
+  for (const e of m.breakdown) {
+    if (e.attribution.some((a) => a.scope === 'DedicatedWorkerGlobalScope')) out.workers += e.bytes;
+    for (const t of e.types) out.byType[t] = (out.byType[t] ?? 0) + e.bytes;
+  }
+  return out;
+}
+
+async function memory(subject) {
+  if (!globalThis.crossOriginIsolated) return { measurable: false, reason: 'page is not cross-origin isolated' };
+  if (typeof performance.measureUserAgentSpecificMemory !== 'function') {
+    return { measurable: false, reason: 'performance.measureUserAgentSpecificMemory is not available in this engine' };
+  }
+  const before = await measureBytes();
+  if (subject === 'ours') {
+    const pool = new lib.IsolatePool({ size: 1, prewarm: true });
+    try {
+      await pool.run(TASK_MODULE, 'noop', [], {});
+      await new Promise((r) => setTimeout(r, 100));
+      const after = await measureBreakdown();
+      return { measurable: true, bytes: after.bytes - before, worker_bytes: after.workers, by_type: after.byType };
+    } finally {
+      await pool.close();
+      pool.free();
+    }
+  }
+  if (subject === 'raw') {
+    const w = rawWorker();
+    try {
+      await withTimeout(w.request({ op: 'init', module: wasmModule }), 30_000, 'raw worker did not start');
+      await new Promise((r) => setTimeout(r, 100));
+      const after = await measureBreakdown();
+      return { measurable: true, bytes: after.bytes - before, worker_bytes: after.workers, by_type: after.byType };
+    } finally {
+      w.terminate();
+    }
+  }
+  throw new Error(`memory: unknown subject ${subject}`);
+}
+
+window.__bench = {
+  ready: setup(),
+  info: () => ({
+    crossOriginIsolated: globalThis.crossOriginIsolated === true,
+    hardwareConcurrency: navigator.hardwareConcurrency,
+    memoryApi: typeof performance.measureUserAgentSpecificMemory === 'function',
+    userAgent: navigator.userAgent,
+  }),
+  rtt,
+  cold,
+  firstTaskAfterReady: () => lib.__benchFirstTaskAfterReady(),
+  transfer,
+  poolScaling: (tasks, isolates) => lib.__benchPoolScaling(tasks, isolates),
+  throughput,
+  memory,
+};

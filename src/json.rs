@@ -21,7 +21,7 @@
 //! Malformed JSON is an [`IsolateError::Json`] with byte offset, line and column, and the isolate
 //! stays usable.
 
-use crate::json_tape::{Kind, Tape};
+use crate::json_tape::{pointer_tokens, Kind, Tape};
 use crate::{IsolateError, IsolatePool, TransferBuffer, Transferable};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -314,10 +314,10 @@ fn select_at(args: (String, Vec<String>)) -> Result<Columns, JsonFailure> {
 
 /// One field of every record: `"lat"` or a nested path `"location/lat"`.
 fn column(tape: &Tape, records: &[u32], field: &str) -> Column {
-    let path = format!("/{}", field.trim_start_matches('/'));
+    let tokens = pointer_tokens(&format!("/{}", field.trim_start_matches('/'))).unwrap_or_default();
     let values: Vec<Option<usize>> = records
         .iter()
-        .map(|&r| tape.pointer(r as usize, &path))
+        .map(|&r| tape.resolve(r as usize, &tokens))
         .collect();
     let first = values
         .iter()

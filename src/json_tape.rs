@@ -191,15 +191,16 @@ impl Tape {
     }
 
     /// Resolves a JSON pointer (RFC 6901) from node `i`.
-    pub(crate) fn pointer(&self, mut i: usize, pointer: &str) -> Option<usize> {
-        if pointer.is_empty() {
-            return Some(i);
-        }
-        let rest = pointer.strip_prefix('/')?;
-        for token in rest.split('/') {
-            let token = token.replace("~1", "/").replace("~0", "~");
+    pub(crate) fn pointer(&self, i: usize, pointer: &str) -> Option<usize> {
+        self.resolve(i, &pointer_tokens(pointer)?)
+    }
+
+    /// Resolves pointer tokens (from [`pointer_tokens`]) from node `i`; split once, resolve
+    /// against many records.
+    pub(crate) fn resolve(&self, mut i: usize, tokens: &[String]) -> Option<usize> {
+        for token in tokens {
             i = match self.nodes[i].kind {
-                Kind::Object => self.member(i, &token)?,
+                Kind::Object => self.member(i, token)?,
                 Kind::Array => {
                     let valid = !token.is_empty()
                         && token.bytes().all(|b| b.is_ascii_digit())
@@ -214,6 +215,21 @@ impl Tape {
         }
         Some(i)
     }
+}
+
+/// The unescaped reference tokens of a JSON pointer (`""` → none; `None` if it does not start
+/// with `/`).
+pub(crate) fn pointer_tokens(pointer: &str) -> Option<Vec<String>> {
+    if pointer.is_empty() {
+        return Some(Vec::new());
+    }
+    Some(
+        pointer
+            .strip_prefix('/')?
+            .split('/')
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect(),
+    )
 }
 
 /// Iterator over the direct children of a container node.

@@ -10,15 +10,11 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
 import { serve } from '../../scripts/serve.mjs';
+import { CSP, launchOptions, ROOT } from './support.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FIXTURE = path.join(ROOT, 'tests', 'fixtures', 'unbundled');
-const CSP = "script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'";
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
 
 let work;
 let packed;
@@ -74,9 +70,7 @@ for (const { engine, coi, root } of setups) {
     before(async () => {
       server = await serve({ root: path.join(work, root), port: 0, coi, csp: CSP });
       userDataDir = mkdtempSync(path.join(tmpdir(), 'wasm-isolates-profile-'));
-      browser = engine === 'chromium'
-        ? await puppeteer.launch({ executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium', headless: true, args: [...CHROMIUM_ARGS, `--user-data-dir=${userDataDir}`] })
-        : await puppeteer.launch({ browser: 'firefox', executablePath: process.env.FIREFOX_BIN ?? '/usr/lib/firefox-esr/firefox-esr', headless: true });
+      browser = await puppeteer.launch(launchOptions(engine === 'chromium' ? 'chrome' : 'firefox', userDataDir));
     });
     after(async () => {
       await browser?.close();

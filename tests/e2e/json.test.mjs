@@ -21,46 +21,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
 import { serve } from '../../scripts/serve.mjs';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const WWW = path.resolve(ROOT, process.env.WASM_ISOLATES_WWW ?? 'www');
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
-const FIREFOX = process.env.FIREFOX_BIN ?? '/usr/lib/firefox-esr/firefox-esr';
-
-const CSP = [
-  "default-src 'self'",
-  "script-src 'self' 'wasm-unsafe-eval'",
-  "worker-src 'self' blob:",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-].join('; ');
+import { CSP, launchOptions, WWW } from './support.mjs';
 
 const ENGINES = {
-  chrome: (userDataDir) => ({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
-      // The page collects garbage before each measured window when it can (fewer stray GC pauses).
-      '--js-flags=--expose-gc', `--user-data-dir=${userDataDir}`,
-    ],
-    protocolTimeout: 180_000,
-  }),
-  firefox: (userDataDir) => ({
-    browser: 'firefox',
-    executablePath: FIREFOX,
-    headless: true,
-    userDataDir,
-    protocolTimeout: 180_000,
-  }),
+  // The page collects garbage before each measured window when it can (fewer stray GC pauses).
+  chrome: (userDataDir) =>
+    launchOptions('chrome', userDataDir, { extraChromiumArgs: ['--js-flags=--expose-gc'], protocolTimeout: 180_000 }),
+  firefox: (userDataDir) => launchOptions('firefox', userDataDir, { protocolTimeout: 180_000 }),
 };
 
 const FIELDS = { points: ['lat', 'lon', 'speed'], products: ['price', 'dimensions/w'] };

@@ -13,54 +13,14 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
 import { serve } from '../../scripts/serve.mjs';
+import { CSP, launchOptions, WWW } from './support.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const WWW = path.resolve(ROOT, process.env.WASM_ISOLATES_WWW ?? 'www');
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
-const FIREFOX = process.env.FIREFOX_BIN ?? '/usr/lib/firefox-esr/firefox-esr';
 const N = 200_000;
-
-// The page must work under a strict policy: no inline script, no eval; wasm compilation allowed.
-const CSP = [
-  "default-src 'self'",
-  "script-src 'self' 'wasm-unsafe-eval'",
-  "worker-src 'self' blob:",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-].join('; ');
-
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-dev-shm-usage',
-];
-
 const ENGINES = {
-  chrome: (userDataDir) => ({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [...CHROMIUM_ARGS, `--user-data-dir=${userDataDir}`],
-    protocolTimeout: 120_000,
-  }),
-  firefox: (userDataDir) => ({
-    browser: 'firefox',
-    executablePath: FIREFOX,
-    headless: true,
-    userDataDir,
-    protocolTimeout: 120_000,
-  }),
+  chrome: (userDataDir) => launchOptions('chrome', userDataDir),
+  firefox: (userDataDir) => launchOptions('firefox', userDataDir),
 };
 
 const servers = {};

@@ -17,6 +17,13 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GROUPS = ['native', 'wasm', 'wasm-pack', 'build', 'e2e'];
+// Browser capabilities for the wasm test runner. Firefox's prefs there set
+// `network.http.keep-alive.timeout` to 1 s: against the runner's server (tiny-http, which keeps
+// connections open indefinitely) Firefox now and then leaves a worker's module load waiting until
+// an idle connection times out, 115 s by default. Seen as `spawn_and_drop_200_isolates` stuck on
+// the glue's `import()` in about one run in five, and a whole suite past the runner's timeout in
+// CI; with the pref the wait is at most a second. Our own server (Node's, 5 s keep-alive) and
+// the page tests never showed it: 800 cold starts in Firefox, none over 341 ms.
 const WEBDRIVER_JSON = path.join(ROOT, 'scripts', 'webdriver.json');
 const CHROMEDRIVER = '/usr/bin/chromedriver';
 

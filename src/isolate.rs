@@ -238,7 +238,7 @@ fn spawn_ref(
             }
         });
         let config = WorkerConfig {
-            glue_url: builder.glue_url.unwrap_or_else(crate::host::glue_url),
+            glue_url: builder.glue_url,
             debug_name: builder.debug_name,
             max_message_bytes: u32::MAX,
         };

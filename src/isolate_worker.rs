@@ -47,8 +47,9 @@ impl ReplyPayload {
 /// Where and how to start workers.
 #[derive(Clone, Debug)]
 pub(crate) struct WorkerConfig {
-    /// The glue module workers import (defaults to this instance's own glue).
-    pub glue_url: String,
+    /// The glue module workers import, when the user named one. `None`: this instance's own
+    /// glue, found as bootstrap.js explains (by URL, or bundled with the worker).
+    pub glue_url: Option<String>,
     /// Shown in devtools, after the `wasm-isolates` prefix bootstrap.js looks for.
     pub debug_name: String,
     /// Largest message the worker accepts or sends.
@@ -136,7 +137,14 @@ impl IsolateWorker {
         let set = |k: &str, v: &JsValue| Reflect::set(&handshake, &JsValue::from_str(k), v);
         let built = set("wasmIsolates", &JsValue::from(1))
             .and_then(|_| set("module", &wasm_bindgen::module()))
-            .and_then(|_| set("glueUrl", &JsValue::from_str(&config.glue_url)))
+            .and_then(|_| {
+                let url = config
+                    .glue_url
+                    .clone()
+                    .unwrap_or_else(crate::host::glue_url);
+                set("glueUrl", &JsValue::from_str(&url))
+            })
+            .and_then(|_| set("glueUrlGiven", &JsValue::from(config.glue_url.is_some())))
             .and_then(|_| set("port", &channel.port2()))
             .and_then(|_| set("lockName", &JsValue::from_str(&lock_name)))
             .and_then(|_| set("maxMessageBytes", &JsValue::from(config.max_message_bytes)))

@@ -145,7 +145,7 @@ impl PoolBuilder {
             options: self.clone(),
             cooperative: caps.shared_array_buffer,
             config: WorkerConfig {
-                glue_url: self.glue_url.unwrap_or_else(crate::host::glue_url),
+                glue_url: self.glue_url,
                 debug_name: self.debug_name,
                 max_message_bytes: self.max_message_bytes,
             },

@@ -9,11 +9,11 @@
 //   1. worker -> parent: {wasmIsolatesHello}. The worker speaks first, so no handshake can be
 //      posted before a listener exists (a module worker loaded through a wrapper that awaits
 //      `import()` — as the wasm-bindgen test runner does — would otherwise drop it).
-//   2. parent -> worker: {wasmIsolates: 1, module, glueUrl, port, lockName, control,
+//   2. parent -> worker: {wasmIsolates: 1, module, glueUrl, glueUrlGiven, port, lockName, control,
 //      maxMessageBytes}. The compiled
 //      WebAssembly.Module travels by structured clone; the .wasm is never fetched again.
 //   3. The worker takes the death-watch lock, bridges `error`/`unhandledrejection`/`close()` to the
-//      port, imports the glue by absolute URL, instantiates the module with its own memory and
+//      port, imports the glue (see `importGlue`), instantiates the module with its own memory and
 //      hands the port to the Rust dispatcher. All task traffic then uses that private port, not
 //      the worker's global `onmessage`, which user code in the worker may set
 //      (see https://github.com/paberr/wasmworker/pull/25).
@@ -34,7 +34,45 @@ function describe(error) {
   return { message: String(error), stack: null };
 }
 
-async function start({ module, glueUrl, port, lockName, control, maxMessageBytes }) {
+/**
+ * True when the glue at `glueUrl` is a module of its own with this file among its snippets, as
+ * wasm-bindgen and wasm-pack lay them out (`<dir>/x.js` and `<dir>/snippets/.../bootstrap.js`):
+ * served as files, by the wasm-bindgen test runner, or by a bundler's dev server. False when a
+ * bundler folded the glue into an app chunk (Vite and Rollup builds: `glueUrl` is the chunk's URL)
+ * or replaced `import.meta.url` at build time (webpack 5: a `file:` URL). Importing an app chunk
+ * in a worker would run the app, so then the glue must come from `importBundledGlue`.
+ */
+function glueIsStandalone(glueUrl) {
+  try {
+    const glue = new URL(glueUrl);
+    return (glue.protocol === 'http:' || glue.protocol === 'https:') && import.meta.url.startsWith(new URL('snippets/', glue).href);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The glue as the bundler packed it into this worker's chunk. The specifier is a literal so that
+ * bundlers follow it when they build the worker from `new Worker(new URL('./bootstrap.js',
+ * import.meta.url))`: from `pkg/snippets/<crate>-<hash>/worker/bootstrap.js` it names
+ * `pkg/wasm_isolates.js`, the glue of this package (npm or `wasm-pack build`). The same idea as
+ * wasm-bindgen-rayon's `import('../../..')` (https://github.com/RReverser/wasm-bindgen-rayon),
+ * spelled as a file because webpack resolves `import()` in a `"type": "module"` package as fully
+ * specified (no directory lookups).
+ */
+function importBundledGlue() {
+  return import('../../../wasm_isolates.js');
+}
+
+async function importGlue(glueUrl, given) {
+  if (given || glueIsStandalone(glueUrl)) {
+    // A URL known only at run time: tell bundlers to leave this import to the browser.
+    return import(/* @vite-ignore */ /* webpackIgnore: true */ glueUrl);
+  }
+  return importBundledGlue();
+}
+
+async function start({ module, glueUrl, glueUrlGiven, port, lockName, control, maxMessageBytes }) {
   // Events go on the worker's own channel, like the dispatcher's replies, so that a panic's
   // report (sent by the Rust panic hook) and the trap that follows arrive in that order.
   const report = (kind, error) => {
@@ -78,7 +116,7 @@ async function start({ module, glueUrl, port, lockName, control, maxMessageBytes
 
   let glue;
   try {
-    glue = await import(glueUrl);
+    glue = await importGlue(glueUrl, glueUrlGiven === true);
     // Runs the crate's #[wasm_bindgen(start)] function too, as in every instance.
     await glue.default({ module_or_path: module });
     if (typeof glue.__wasm_isolates_worker_main !== 'function') {

@@ -98,7 +98,8 @@ impl IsolateBuilder {
         self
     }
 
-    /// Where the worker imports the wasm-bindgen glue from. Default: this instance's glue.
+    /// Where the worker imports the wasm-bindgen glue from. Default: this instance's glue (see
+    /// [`PoolBuilder::glue_url`](crate::PoolBuilder::glue_url) for how it is found).
     pub fn glue_url(mut self, url: impl Into<String>) -> Self {
         self.glue_url = Some(url.into());
         self

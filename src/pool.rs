@@ -106,9 +106,11 @@ impl PoolBuilder {
         self
     }
 
-    /// The URL of the wasm-bindgen glue (`your_crate.js`) workers import. Default: the URL this
-    /// instance's own glue was loaded from (`import.meta.url`), which is right unless a bundler
-    /// moved the glue.
+    /// The URL of the wasm-bindgen glue (`your_crate.js`) workers import. Default: this
+    /// instance's own glue — imported from the URL it was loaded from (`import.meta.url`) when it
+    /// is served as a file, or, when a bundler packed it into an app chunk (Vite, webpack 5), the
+    /// copy the bundler packed with the worker script. Set this only when the glue lives
+    /// somewhere else; the URL is then always imported as given.
     pub fn glue_url(mut self, url: impl Into<String>) -> Self {
         self.glue_url = Some(url.into());
         self

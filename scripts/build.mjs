@@ -2,13 +2,15 @@
 // Build the wasm package into www/pkg (the demo) or, with `--out pkg`, into pkg/ (the npm package):
 //   cargo build --release --target wasm32-unknown-unknown --lib
 //   wasm-bindgen --target web --out-dir www/pkg --out-name wasm_isolates target/wasm32-unknown-unknown/release/wasm_isolates.wasm
+// then writes the package's entry, index.js + index.d.ts: the glue's exports plus the error
+// classes of worker/errors.js (a snippet, whose exports wasm-bindgen cannot re-export itself).
 // Runnable as `node scripts/build.mjs` (`npm run build`) or importable: `await build()`.
 
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -44,7 +46,94 @@ export async function build({ profile = 'release', outDir = path.join('www', 'pk
   if (!existsSync(wasm)) throw new Error(`${path.relative(ROOT, wasm)} was not produced by cargo build`);
   code = await run('wasm-bindgen', ['--target', 'web', '--out-dir', outDir, '--out-name', 'wasm_isolates', path.relative(ROOT, wasm)]);
   if (code !== 0) throw new Error(`wasm-bindgen failed (exit ${code})`);
-  console.log(`\nbuilt ${outDir}/wasm_isolates.js + wasm_isolates_bg.wasm`);
+  await writeEntry(path.resolve(ROOT, outDir));
+  console.log(`\nbuilt ${outDir}/wasm_isolates.js + wasm_isolates_bg.wasm, and ${outDir}/index.js (the entry)`);
+}
+
+/** The error classes worker/errors.js exports, as index.d.ts declares them. */
+const ERROR_CLASSES_DTS = `/**
+ * The base class of every error wasm-isolates rejects with, except aborts (a \`DOMException\`
+ * named \`AbortError\`, as the platform's). Used as is for a closed pool or document, a full
+ * queue, or a call before \`init()\`.
+ */
+export declare class IsolateError extends Error {
+    constructor(message?: string, options?: { cause?: unknown });
+}
+
+/** A task panicked; its isolate was replaced. */
+export declare class IsolatePanicError extends IsolateError {
+    constructor(message?: string, options?: { location?: string | null; cause?: unknown });
+    /** Where the panic happened, \`file:line:column\`, or null when unknown. */
+    location: string | null;
+}
+
+/** The isolate's worker died, or raised an uncaught error while the task ran. */
+export declare class IsolateWorkerError extends IsolateError {
+    /** The isolate's own JS stack, when the engine reported one. */
+    cause?: string;
+}
+
+/** An isolate could not start (its script or the glue did not load, or instantiation failed). */
+export declare class IsolateStartError extends IsolateError {}
+
+/** A value could not be encoded or decoded, or a message was malformed. */
+export declare class IsolateDataError extends IsolateError {}
+
+/**
+ * Malformed JSON, or a JSON pointer naming no value of the right kind (the three positions are
+ * null then).
+ */
+export declare class JsonError extends IsolateError {
+    constructor(message?: string, options?: { offset?: number | null; line?: number | null; column?: number | null; cause?: unknown });
+    /** Byte offset of the error in the text. */
+    offset: number | null;
+    /** 1-based line of the error. */
+    line: number | null;
+    /** 1-based column of the error. */
+    column: number | null;
+}
+
+/** The host lacks what the call needs (module workers, \`SharedArrayBuffer\`, ...). */
+export declare class IsolateUnsupportedError extends IsolateError {}
+
+/** The task ran past the pool's \`taskTimeout\`; its isolate was replaced. */
+export declare class IsolateTimeoutError extends IsolateError {}
+
+/** A JS task threw, or its module or export could not be loaded. */
+export declare class IsolateTaskError extends IsolateError {
+    /** The task's own error as thrown in the isolate: its \`name\`, \`message\` and \`stack\`. */
+    cause: Error;
+}
+`;
+
+/**
+ * Writes `outDir/index.js` and `outDir/index.d.ts`, the npm package's entry: everything the glue
+ * exports, plus the error classes from the glue's copy of worker/errors.js (the very module the
+ * glue builds its errors with, so `instanceof` holds). Checks that index.d.ts declares exactly
+ * the classes errors.js exports.
+ */
+export async function writeEntry(outDir) {
+  const glue = readFileSync(path.join(outDir, 'wasm_isolates.js'), 'utf8');
+  const snippet = glue.match(/from\s+['"](\.\/snippets\/[^'"]+\/worker\/errors\.js)['"]/)?.[1];
+  if (!snippet) throw new Error(`${path.join(outDir, 'wasm_isolates.js')} does not import worker/errors.js`);
+  const declared = [...ERROR_CLASSES_DTS.matchAll(/^export declare class (\w+)/gm)].map((m) => m[1]);
+  const errors = await import(pathToFileURL(path.join(outDir, snippet)).href);
+  const exported = Object.keys(errors).filter((k) => typeof errors[k] === 'function' && errors[k].prototype instanceof Error);
+  const missing = exported.filter((k) => !declared.includes(k));
+  const extra = declared.filter((k) => !exported.includes(k));
+  if (missing.length || extra.length) {
+    throw new Error(`index.d.ts and worker/errors.js disagree: undeclared ${missing.join(', ') || '-'}; not exported ${extra.join(', ') || '-'}`);
+  }
+  const header = '// The wasm-isolates package entry, written by scripts/build.mjs: the wasm-bindgen glue\'s\n'
+    + '// exports and the error classes (worker/errors.js) its errors are instances of.\n';
+  writeFileSync(path.join(outDir, 'index.js'), `${header}export * from './wasm_isolates.js';
+export { default } from './wasm_isolates.js';
+export { ${declared.join(', ')} } from '${snippet}';
+`);
+  writeFileSync(path.join(outDir, 'index.d.ts'), `${header}export * from './wasm_isolates.js';
+export { default } from './wasm_isolates.js';
+
+${ERROR_CLASSES_DTS}`);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

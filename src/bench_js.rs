@@ -1,5 +1,6 @@
-//! Measurements for `npm run bench` that must run inside the library (hidden JS exports). Each
-//! returns milliseconds measured with `performance.now()` on the calling thread.
+//! Measurements for `npm run bench` that must run inside the library (hidden JS exports: in the
+//! glue, left out of its TypeScript declarations). Each returns milliseconds measured with
+//! `performance.now()` on the calling thread.
 
 use crate::{IsolatePool, TransferBuffer};
 use js_sys::Float64Array;
@@ -17,7 +18,7 @@ fn pool(size: usize, prewarm: bool) -> Result<IsolatePool, JsValue> {
 
 /// Round trips of a task with a tiny input on a warm one-isolate pool: one duration per call.
 #[doc(hidden)]
-#[wasm_bindgen(js_name = __benchRoundTrips)]
+#[wasm_bindgen(js_name = __benchRoundTrips, skip_typescript)]
 pub async fn bench_round_trips(calls: u32) -> Result<Float64Array, JsValue> {
     let pool = pool(1, true)?;
     pool.ready().await;
@@ -33,7 +34,7 @@ pub async fn bench_round_trips(calls: u32) -> Result<Float64Array, JsValue> {
 
 /// A first task on a fresh isolate: worker start, instantiation of the compiled module, call.
 #[doc(hidden)]
-#[wasm_bindgen(js_name = __benchColdStart)]
+#[wasm_bindgen(js_name = __benchColdStart, skip_typescript)]
 pub async fn bench_cold_start() -> Result<f64, JsValue> {
     let t0 = crate::host::now();
     let pool = pool(1, false)?;
@@ -43,7 +44,7 @@ pub async fn bench_cold_start() -> Result<f64, JsValue> {
 
 /// The first task on a prewarmed pool, timed from when the pool reports ready.
 #[doc(hidden)]
-#[wasm_bindgen(js_name = __benchFirstTaskAfterReady)]
+#[wasm_bindgen(js_name = __benchFirstTaskAfterReady, skip_typescript)]
 pub async fn bench_first_task_after_ready() -> Result<f64, JsValue> {
     let pool = pool(1, true)?;
     pool.ready().await;
@@ -69,7 +70,7 @@ fn sort_million(seed: u32) -> f64 {
 
 /// `tasks` CPU-bound tasks on a pool of `isolates`: total milliseconds.
 #[doc(hidden)]
-#[wasm_bindgen(js_name = __benchPoolScaling)]
+#[wasm_bindgen(js_name = __benchPoolScaling, skip_typescript)]
 pub async fn bench_pool_scaling(tasks: u32, isolates: u32) -> Result<f64, JsValue> {
     let pool = pool(isolates as usize, true)?;
     pool.ready().await;
@@ -83,7 +84,7 @@ pub async fn bench_pool_scaling(tasks: u32, isolates: u32) -> Result<f64, JsValu
 
 /// `tasks` tiny tasks through a pool of `isolates`, all submitted at once: total milliseconds.
 #[doc(hidden)]
-#[wasm_bindgen(js_name = __benchThroughput)]
+#[wasm_bindgen(js_name = __benchThroughput, skip_typescript)]
 pub async fn bench_throughput(tasks: u32, isolates: u32) -> Result<f64, JsValue> {
     let pool = pool(isolates as usize, true)?;
     pool.ready().await;
@@ -103,7 +104,7 @@ fn echo(buffer: TransferBuffer<u8>) -> TransferBuffer<u8> {
 /// part of submitting: encode the envelope, post with the transfer list) and to receive it back
 /// (the reply's message handler), as `[send_ms, receive_ms]`.
 #[doc(hidden)]
-#[wasm_bindgen(js_name = __benchTransfer)]
+#[wasm_bindgen(js_name = __benchTransfer, skip_typescript)]
 pub async fn bench_transfer(megabytes: u32) -> Result<Float64Array, JsValue> {
     let pool = pool(1, true)?;
     pool.ready().await;

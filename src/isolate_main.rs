@@ -28,7 +28,7 @@ thread_local! {
 
 /// Entry point called by `worker/bootstrap.js` once the module is instantiated in the worker.
 #[doc(hidden)]
-#[wasm_bindgen(js_name = __wasm_isolates_worker_main)]
+#[wasm_bindgen(js_name = __wasm_isolates_worker_main, skip_typescript)]
 pub fn worker_main(port: MessagePort, control: Option<js_sys::Int32Array>, max_message_bytes: u32) {
     LIMIT.with(|l| l.set(max_message_bytes));
     std::panic::set_hook(Box::new(report_panic));

@@ -4,14 +4,38 @@ use crate::{Capabilities, IsolateError, TransferBuffer};
 use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 
+#[wasm_bindgen(module = "/worker/errors.js")]
+extern "C" {
+    /// `createIsolateError(name, message, options)`: an instance of the error class `name`
+    /// (see worker/errors.js), with `options` (`cause` and the class's fields) as its own
+    /// properties.
+    #[wasm_bindgen(js_name = createIsolateError)]
+    fn create_isolate_error(name: &str, message: &str, options: &JsValue) -> JsValue;
+}
+
+/// A JS error of the class named `name` (worker/errors.js: `IsolateError`, `IsolateTaskError`,
+/// `JsonError`, ...; `"AbortError"` gives a `DOMException`), with `fields` (`(key, value)` pairs,
+/// e.g. `cause`) as its own properties.
+pub(crate) fn js_error(name: &str, message: &str, fields: &[(&str, JsValue)]) -> JsValue {
+    let options = js_sys::Object::new();
+    for (k, v) in fields {
+        // Setting a property on a fresh object cannot fail.
+        let _ = Reflect::set(&options, &JsValue::from_str(k), v);
+    }
+    create_isolate_error(name, message, &options)
+}
+
+/// An `IsolateError` in JS: an instance of the class its `name` names (worker/errors.js), so
+/// `error instanceof IsolateTaskError` works for importers of the npm package's entry, which
+/// re-exports the classes. A consumer of the bare glue (e.g. wasm-pack's output, which has no
+/// `index.js`) gets the same objects and tells them apart by `name`: `IsolatePanicError`
+/// (`location`), `IsolateWorkerError` (`cause`: the isolate's stack, when known),
+/// `IsolateStartError`, `IsolateDataError`, `JsonError` (`offset`, `line`, `column`),
+/// `IsolateUnsupportedError`, `IsolateTimeoutError`, `AbortError` (a `DOMException`, as the
+/// platform's aborts are) and `IsolateError` for the rest.
 impl From<IsolateError> for JsValue {
     fn from(e: IsolateError) -> Self {
-        let error = js_sys::Error::new(&e.to_string());
-        error.set_name(js_error_name(&e));
-        let set = |k: &str, v: JsValue| {
-            // Setting a property on a fresh Error cannot fail.
-            let _ = Reflect::set(&error, &JsValue::from_str(k), &v);
-        };
+        let mut fields = Vec::new();
         match &e {
             IsolateError::Json {
                 offset,
@@ -20,25 +44,25 @@ impl From<IsolateError> for JsValue {
                 ..
             } => {
                 let num = |n: &Option<u64>| n.map_or(JsValue::NULL, |n| (n as f64).into());
-                set("offset", num(offset));
-                set("line", num(line));
-                set("column", num(column));
+                fields.push(("offset", num(offset)));
+                fields.push(("line", num(line)));
+                fields.push(("column", num(column)));
             }
             IsolateError::Panicked { location, .. } => {
-                set(
+                fields.push((
                     "location",
                     location.as_deref().map_or(JsValue::NULL, JsValue::from_str),
-                );
+                ));
             }
             IsolateError::WorkerError {
                 stack: Some(stack), ..
             } => {
                 // The isolate's own stack, so it is not lost at the thread boundary.
-                set("cause", JsValue::from_str(stack));
+                fields.push(("cause", JsValue::from_str(stack)));
             }
             _ => {}
         }
-        error.into()
+        js_error(js_error_name(&e), &e.to_string(), &fields)
     }
 }
 
@@ -56,10 +80,35 @@ fn js_error_name(e: &IsolateError) -> &'static str {
     }
 }
 
+#[wasm_bindgen(typescript_custom_section)]
+const TS_CAPABILITIES: &str = r#"
+/** What `capabilities()` reports about the host it runs in. */
+export interface Capabilities {
+    /** `Worker` exists. */
+    workers: boolean;
+    /** Module workers (`new Worker(url, {type: 'module'})`) are supported: needed by every isolate. */
+    moduleWorkers: boolean;
+    /** `SharedArrayBuffer` exists (the page is cross-origin isolated). */
+    sharedArrayBuffer: boolean;
+    /** The page is cross-origin isolated (COOP `same-origin` and COEP `require-corp` headers). */
+    crossOriginIsolated: boolean;
+    /** `navigator.hardwareConcurrency`. */
+    hardwareConcurrency: number;
+    /** The kind of global scope this runs in. */
+    context: "window" | "dedicated-worker" | "shared-worker" | "service-worker" | "other";
+    /** This code runs inside an isolate. */
+    inIsolate: boolean;
+    /** One-shot tasks and pools work here. */
+    canRun: boolean;
+    /** Long-lived isolates (the Rust API's `Isolate::spawn`) work here. */
+    canSpawn: boolean;
+}
+"#;
+
 /// `capabilities()`: what this host supports, as a plain object
 /// `{workers, moduleWorkers, sharedArrayBuffer, crossOriginIsolated, hardwareConcurrency,
 /// context, inIsolate, canRun, canSpawn}`.
-#[wasm_bindgen(js_name = capabilities)]
+#[wasm_bindgen(js_name = capabilities, unchecked_return_type = "Capabilities")]
 pub fn capabilities_js() -> Result<JsValue, JsValue> {
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]

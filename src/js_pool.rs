@@ -62,10 +62,11 @@ fn thrown_to_js(t: Thrown) -> JsValue {
     let cause = js_sys::Error::new(&t.message);
     cause.set_name(&t.name);
     let _ = Reflect::set(&cause, &"stack".into(), &t.stack.into());
-    let error = js_sys::Error::new(&format!("task threw {}: {}", t.name, t.message));
-    error.set_name("IsolateTaskError");
-    let _ = Reflect::set(&error, &"cause".into(), &cause);
-    error.into()
+    crate::js::js_error(
+        "IsolateTaskError",
+        &format!("task threw {}: {}", t.name, t.message),
+        &[("cause", cause.into())],
+    )
 }
 
 fn number(options: &JsValue, key: &str) -> Option<f64> {
@@ -73,6 +74,53 @@ fn number(options: &JsValue, key: &str) -> Option<f64> {
         .as_f64()
         .filter(|n| *n >= 0.0)
 }
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_POOL: &str = r#"
+/** Options of `new IsolatePool(options)`; every one is optional (times in milliseconds). */
+export interface IsolatePoolOptions {
+    /** How many isolates run at once. Default: `hardwareConcurrency - 1`, at least 1. */
+    size?: number;
+    /** How many tasks may wait in the queue; beyond it `run` holds calls back until room frees up. Default: unbounded. */
+    maxQueue?: number;
+    /** How long a task may run once started; then it rejects with `IsolateTimeoutError` and its isolate is replaced. Default: none. */
+    taskTimeout?: number;
+    /** Stops an isolate idle this long; the next task starts a new one. Default: isolates stay warm. */
+    idleTimeout?: number;
+    /** Start every isolate now, and replace a lost one at once. Default: `false` (they start with the first tasks). */
+    prewarm?: boolean;
+    /** The largest encoded task input or output, in bytes (transferred buffers do not count). Default: 256 MiB. */
+    maxMessageBytes?: number;
+}
+
+/** Options of `IsolatePool.run`. */
+export interface RunOptions {
+    /** Aborting it rejects the call with the signal's `reason` (an `AbortError` by default) and cancels the task. */
+    signal?: AbortSignal;
+    /** Values in `args` to move to the isolate instead of copying them (detached here). */
+    transfer?: Transferable[];
+}
+
+/** `IsolatePool.stats()`: counters of a pool. */
+export interface PoolStats {
+    /** The configured size. */
+    size: number;
+    /** Isolates alive now (starting, idle or busy). */
+    live: number;
+    /** Isolates running a task now. */
+    busy: number;
+    /** Tasks in the queue. */
+    queued: number;
+    /** Tasks held back because the queue was full. */
+    waiting: number;
+    /** Tasks that returned a result. */
+    completed: number;
+    /** Tasks that ended with an error (including aborted and timed out). */
+    failed: number;
+    /** Isolates replaced after a panic, a crash, a timeout or an abort. */
+    restarted: number;
+}
+"#;
 
 /// `new IsolatePool({size, maxQueue, taskTimeout, idleTimeout, prewarm, maxMessageBytes})`:
 /// a pool of isolates running exported functions of ES modules.
@@ -85,7 +133,9 @@ pub struct JsIsolatePool {
 impl JsIsolatePool {
     /// Creates a pool; every option is optional (times in milliseconds).
     #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> Result<JsIsolatePool, JsValue> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_optional_param_type = "IsolatePoolOptions")] options: JsValue,
+    ) -> Result<JsIsolatePool, JsValue> {
         let mut b: PoolBuilder = IsolatePool::builder().debug_name("js");
         if let Some(n) = number(&options, "size") {
             b = b.size(n as usize);
@@ -114,12 +164,13 @@ impl JsIsolatePool {
     /// `transfer` lists buffers in `args` to move instead of copy. Rejects with an
     /// `IsolateTaskError` whose `cause` is the task's own error (stack included), or with the
     /// pool's errors (`AbortError`, `IsolateTimeoutError`, `IsolateWorkerError`, ...).
+    #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
     pub fn run(
         &self,
-        module: JsValue,
-        export_name: String,
-        args: JsValue,
-        options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | URL")] module: JsValue,
+        #[wasm_bindgen(js_name = exportName)] export_name: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "readonly unknown[]")] args: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "RunOptions")] options: JsValue,
     ) -> Promise {
         let module = module
             .as_string()
@@ -165,11 +216,13 @@ impl JsIsolatePool {
     }
 
     /// `{size, live, busy, queued, waiting, completed, failed, restarted}`.
+    #[wasm_bindgen(unchecked_return_type = "PoolStats")]
     pub fn stats(&self) -> Result<JsValue, JsValue> {
         crate::js::to_js(&self.pool.stats())
     }
 
     /// Finishes queued work, then stops the workers; new calls reject.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> Promise {
         let closed = self.pool.close();
         future_to_promise(async move {

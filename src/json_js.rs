@@ -151,9 +151,99 @@ async fn open(source: JsValue, options: &Options) -> Result<JsonDocument, JsValu
     }
 }
 
+#[wasm_bindgen(typescript_custom_section)]
+const TS_JSON: &str = r#"
+/**
+ * What `parseJson` reads: JSON text as a string (sent to the isolate in slices), bytes of JSON
+ * text (an `ArrayBuffer` or a `Uint8Array`: moved by transfer, so detached here; a view over
+ * part of a buffer is copied first), a `Blob`/`File` or a `Response` (read in the isolate), or
+ * a `URL` or `Request` (fetched by the isolate). A string is always JSON text, never a URL.
+ */
+export type ParseJsonSource = string | ArrayBuffer | Uint8Array | Blob | Response | Request | URL;
+
+/** What `onProgress` receives. */
+export interface JsonProgress {
+    /** `"sending"` (a string source, in UTF-16 units), `"parsing"` (0 then 1 of 1), `"delivering"` (records, mode `objects`). */
+    stage: "sending" | "parsing" | "delivering";
+    done: number;
+    total: number;
+}
+
+/** Options of `JsonDocument.objects` (and of `parseJson` in mode `objects`). */
+export interface JsonObjectsOptions {
+    /** JSON pointer of the array to deliver (modes `columns` and `objects`). Default: `""`, the root. */
+    pointer?: string;
+    /** Main-thread time per slice of records, in milliseconds (mode `objects`). Default: 4. */
+    budgetMs?: number;
+    /** Called as the work advances; an exception it throws is ignored. */
+    onProgress?: (progress: JsonProgress) => void;
+    /** Aborting it rejects with the signal's `reason` (an `AbortError` by default). */
+    signal?: AbortSignal;
+}
+
+/** Options of `parseJson`. */
+export interface ParseJsonOptions extends JsonObjectsOptions {
+    /**
+     * What `parseJson` resolves with: `"handle"` (default) a `JsonDocument` kept in its isolate,
+     * `"columns"` a `JsonColumns`, `"objects"` the array at `pointer` as JS objects, delivered
+     * in slices across frames.
+     */
+    mode?: "handle" | "columns" | "objects";
+    /** Mode `columns`: the fields (paths such as `"location/lat"`). Default: the scalar fields of the first record. */
+    fields?: readonly string[];
+}
+
+/** Strings of a column: record `i` is `utf8[offsets[i]..offsets[i + 1]]` (empty where missing). */
+export interface JsonTextColumn {
+    kind: "text";
+    /** All strings, UTF-8, concatenated. */
+    utf8: Uint8Array;
+    /** `length + 1` offsets into `utf8`. */
+    offsets: Uint32Array;
+}
+
+/** Booleans of a column: 1 true, 0 false, 2 missing. */
+export interface JsonBoolColumn {
+    kind: "bool";
+    values: Uint8Array;
+}
+
+/**
+ * One column: numbers as a `Float64Array` (`NaN` where a record lacks the field or holds
+ * something else), strings, booleans, or `null` when no record holds a number, string or boolean
+ * there.
+ */
+export type JsonColumn = Float64Array | JsonTextColumn | JsonBoolColumn | null;
+
+/** Fields of an array of records as typed columns, moved here by transfer. */
+export interface JsonColumns {
+    /** Number of records. */
+    length: number;
+    /** One column per field asked for, by field path. */
+    columns: Record<string, JsonColumn>;
+}
+
+/** `JsonDocument.kind`: the type of the top-level value (`"closed"` once the document is closed). */
+export type JsonKind = "array" | "object" | "string" | "number" | "boolean" | "null" | "closed";
+
+/**
+ * `parseJson(source, options?)`: parses JSON in an isolate, leaving this thread free. With mode
+ * `"handle"` (the default) resolves with a `JsonDocument` kept in its isolate (query it with
+ * `len`, `get`, `slice`, `select`; free it with `close()`). Malformed JSON rejects with a
+ * `JsonError` (`offset`, `line`, `column`).
+ */
+export function parseJson(source: ParseJsonSource, options?: ParseJsonOptions & { mode?: "handle" }): Promise<JsonDocument>;
+/** `parseJson(source, {mode: "columns", fields?, pointer?})`: the fields of the array of records at `pointer` as typed columns. */
+export function parseJson(source: ParseJsonSource, options: ParseJsonOptions & { mode: "columns" }): Promise<JsonColumns>;
+/** `parseJson(source, {mode: "objects", pointer?, budgetMs?})`: the array at `pointer` as JS objects, delivered in slices within `budgetMs` of main-thread time each. */
+export function parseJson(source: ParseJsonSource, options: ParseJsonOptions & { mode: "objects" }): Promise<unknown[]>;
+/** `parseJson(source, options?)`: the result's type follows `options.mode`. */
+export function parseJson(source: ParseJsonSource, options?: ParseJsonOptions): Promise<JsonDocument | JsonColumns | unknown[]>;
+"#;
+
 /// `parseJson(source, options?)`: parses JSON in an isolate; see the README for sources, modes
-/// and options.
-#[wasm_bindgen(js_name = parseJson)]
+/// and options. Its TypeScript declaration (one overload per mode) is in `TS_JSON` above.
+#[wasm_bindgen(js_name = parseJson, skip_typescript)]
 pub async fn parse_json(source: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
     let options = Options::read(&options)?;
     let signal = options.signal.clone();
@@ -286,8 +376,9 @@ impl JsonDocumentJs {
         self.doc().map_or(0.0, |d| d.info().byte_length as f64)
     }
 
-    /// `"array"`, `"object"`, `"string"`, `"number"`, `"boolean"` or `"null"`.
-    #[wasm_bindgen(getter)]
+    /// `"array"`, `"object"`, `"string"`, `"number"`, `"boolean"` or `"null"` (`"closed"` after
+    /// `close()`).
+    #[wasm_bindgen(getter, unchecked_return_type = "JsonKind")]
     pub fn kind(&self) -> String {
         self.doc()
             .map_or_else(|_| "closed".into(), |d| d.info().kind.clone())
@@ -300,6 +391,7 @@ impl JsonDocumentJs {
     }
 
     /// `len(pointer = "")`: length of the array, object or string at a JSON pointer.
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn len(&self, pointer: Option<String>) -> Promise {
         self.promise(|doc| async move {
             Ok((doc.len(&pointer.unwrap_or_default()).await? as f64).into())
@@ -307,6 +399,7 @@ impl JsonDocumentJs {
     }
 
     /// `get(pointer = "")`: the value at a JSON pointer (keep it small).
+    #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
     pub fn get(&self, pointer: Option<String>) -> Promise {
         self.promise(|doc| async move {
             // The original text, parsed here: keys stay in document order.
@@ -315,6 +408,7 @@ impl JsonDocumentJs {
     }
 
     /// `slice(pointer, start, end)`: elements `start..end` of an array, as JS objects.
+    #[wasm_bindgen(unchecked_return_type = "Promise<unknown[]>")]
     pub fn slice(&self, pointer: Option<String>, start: f64, end: f64) -> Promise {
         self.promise(|doc| async move {
             let text = doc
@@ -329,7 +423,12 @@ impl JsonDocumentJs {
     }
 
     /// `select(pointer, fields)`: fields of an array of records as typed columns.
-    pub fn select(&self, pointer: Option<String>, fields: Vec<String>) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<JsonColumns>")]
+    pub fn select(
+        &self,
+        pointer: Option<String>,
+        #[wasm_bindgen(unchecked_param_type = "readonly string[]")] fields: Vec<String>,
+    ) -> Promise {
         self.promise(|doc| async move {
             let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
             Ok(columns_to_js(
@@ -340,7 +439,11 @@ impl JsonDocumentJs {
 
     /// `objects({pointer, budgetMs, onProgress, signal})`: the whole array as JS objects,
     /// delivered in slices within a main-thread time budget per slice.
-    pub fn objects(&self, options: JsValue) -> Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<unknown[]>")]
+    pub fn objects(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "JsonObjectsOptions")] options: JsValue,
+    ) -> Promise {
         let options = match Options::read(&options) {
             Ok(o) => o,
             Err(e) => return Promise::reject(&e),
@@ -367,7 +470,7 @@ pub fn prewarm_json() -> Result<(), JsValue> {
 /// generated in an isolate and moved here by transfer. `kind` is `"points"` or `"products"`.
 #[wasm_bindgen(js_name = generateDataset)]
 pub async fn generate_dataset(
-    kind: String,
+    #[wasm_bindgen(unchecked_param_type = "\"points\" | \"products\"")] kind: String,
     megabytes: f64,
     seed: Option<f64>,
 ) -> Result<Uint8Array, JsValue> {

@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -68,6 +68,9 @@ before(async () => {
     env: { ...process.env, PATH: `${path.join(process.env.HOME ?? '/root', '.cargo', 'bin')}:${process.env.PATH}` },
   });
   copyFixture('unbundled', wasmPack);
+  // wasm-pack writes no index.js (the entry that also exports the error classes): use its glue.
+  const wasmPackMain = path.join(wasmPack, 'main.js');
+  writeFileSync(wasmPackMain, readFileSync(wasmPackMain, 'utf8').replace('/pkg/index.js', '/pkg/wasm_isolates.js'));
 
   const vite = path.join(work, 'vite');
   installPackage(vite);
@@ -84,11 +87,12 @@ after(() => rmSync(work, { recursive: true, force: true }));
 
 test('npm pack ships the glue, its types, the wasm and the worker scripts', () => {
   const files = packed.files.map((f) => f.path);
-  for (const want of ['package.json', 'README.md', 'pkg/wasm_isolates.js', 'pkg/wasm_isolates.d.ts', 'pkg/wasm_isolates_bg.wasm']) {
+  for (const want of ['package.json', 'README.md', 'pkg/index.js', 'pkg/index.d.ts', 'pkg/wasm_isolates.js', 'pkg/wasm_isolates.d.ts', 'pkg/wasm_isolates_bg.wasm']) {
     assert.ok(files.includes(want), `${want} missing from ${files.join(', ')}`);
   }
   assert.ok(files.some((f) => /^pkg\/snippets\/.*\/worker\/bootstrap\.js$/.test(f)), 'bootstrap.js missing');
   assert.ok(files.some((f) => /^pkg\/snippets\/.*\/worker\/host\.js$/.test(f)), 'host.js missing');
+  assert.ok(files.some((f) => /^pkg\/snippets\/.*\/worker\/errors\.js$/.test(f)), 'errors.js missing');
   assert.ok(!files.some((f) => f.startsWith('src/') || f.startsWith('target/')), 'sources leaked into the package');
 });
 
@@ -178,6 +182,16 @@ for (const { engine, coi, root } of setups) {
       assert.equal(r.aborted.ok, false);
       assert.equal(r.aborted.name, 'AbortError');
       assert.equal(r.timedOut.name, 'IsolateTimeoutError');
+      assert.equal(r.aborted.domAbort, true, 'an abort rejects with a DOMException, as fetch does');
+      for (const failure of [r.fails, r.timedOut, r.malformed]) assert.equal(failure.isError, true);
+      if (root === 'wasm-pack-web') {
+        assert.equal(r.fails.classes, null, 'the bare glue exports no error classes');
+      } else {
+        // The package entry exports the classes, and the errors are their instances.
+        assert.deepEqual(r.fails.classes, { base: true, task: true, json: false, timeout: false });
+        assert.deepEqual(r.timedOut.classes, { base: true, task: false, json: false, timeout: true });
+        assert.deepEqual(r.malformed.classes, { base: true, task: false, json: true, timeout: false });
+      }
       assert.deepEqual(r.afterFailures, { ok: true, value: 42 });
       assert.equal(r.stats.completed + r.stats.failed, 7);
       assert.equal(r.json.length, r.json.expectedLength);

@@ -154,7 +154,8 @@ if (wanted('wasm')) {
         recordFailure(name, `geckodriver not found on PATH (${process.env.PATH})`);
         continue;
       }
-      await runStep(name, 'cargo', ['test', '--target', 'wasm32-unknown-unknown'], browserEnv(engine, coi, geckodriver));
+      // `gloo` adds tests/gloo.rs (gloo-worker interop) to the suites; the default features stay on.
+      await runStep(name, 'cargo', ['test', '--target', 'wasm32-unknown-unknown', '--features', 'gloo'], browserEnv(engine, coi, geckodriver));
     }
   }
 }

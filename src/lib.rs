@@ -37,6 +37,8 @@ mod capabilities;
 mod codec;
 mod control;
 mod error;
+#[cfg(all(target_arch = "wasm32", feature = "gloo"))]
+pub mod gloo;
 pub mod protocol;
 mod run;
 #[cfg(target_arch = "wasm32")]

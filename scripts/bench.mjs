@@ -26,10 +26,17 @@
 // Report: target/bench/report.json, an array of rows. The first row is {"row": "meta", ...} (date,
 // options, browsers, machine); each JSON-strategy row is
 //   {"row": "json", "engine": "chromium", "dataset": "points", "mb": 50, "strategy": "handle",
-//    "total_ms", "main_blocked_ms", "max_gap_ms", "missed_frames", "frames_lost", "long_tasks",
-//    "runs", "ok", "key_order", "bytes", "records"}
+//    "total_ms", "main_blocked_ms", "main_work_ms", "longest_task_ms", "max_gap_ms", "missed_frames",
+//    "frames_lost", "long_tasks", "runs", "ok", "key_order", "bytes", "records"}
 // (long_tasks is null in Firefox, which has no Long Tasks API; ok: the warm-up run's result equals
-// JSON.parse's). A failed cell is a row with "error" instead of numbers. More row kinds: add a
+// JSON.parse's). Per engine, one {"row": "probe_control", "engine", "busy_ms", "main_blocked_ms",
+// "main_blocked_max_ms", "main_work_ms", "missed_frames", "runs"}: the same window around a plain
+// worker spinning for busy_ms while the page does nothing — what the probe reads with no work on
+// the main thread. Two instruments for the main thread: main_blocked_ms is the page's busy probe
+// (www/probe.js: how late the thread answered, whatever the cause, the OS's descheduling
+// included), every engine; main_work_ms and longest_task_ms come from N more runs under a
+// Chromium performance trace (scripts/trace.mjs: CPU time of the main thread's tasks of 1 ms or
+// more in the window; null in Firefox, whose driver here has no tracing). A failed cell is a row with "error" instead of numbers. More row kinds: add a
 // suite to SUITES below; its rows go into the same report (e.g. {"row": "rtt", ...}).
 //
 // Comparison suites (issue 8): wasm-isolates ("ours": the hidden __bench* exports of the glue) side
@@ -195,6 +202,56 @@ async function runJson(page, strategy, options) {
   return JSON.parse(await page.evaluate(async (s, o) => JSON.stringify(await window.__demo.runJson(s, o)), strategy, options));
 }
 
+/** The control row: a plain worker spins for CONTROL_MS while the page does nothing. */
+const CONTROL_MS = 300;
+async function probeControl(page, engine, runs, log) {
+  const base = { row: 'probe_control', engine, busy_ms: CONTROL_MS };
+  try {
+    const control = (trace) => page.evaluate((ms, t) => window.__demo.probeControl(ms, { trace: t }), CONTROL_MS, trace);
+    await control(false); // warm-up
+    const probe = [];
+    for (let i = 0; i < runs; i++) probe.push(await control(false));
+    const work = [];
+    if (engine === 'chromium') for (let i = 0; i < runs; i++) work.push(await traced(page, () => control(true)));
+    const row = {
+      ...base,
+      main_blocked_ms: round1(median(probe.map((r) => r.mainBlockedMs))),
+      main_blocked_max_ms: round1(Math.max(...probe.map((r) => r.mainBlockedMs))),
+      main_work_ms: work.length ? round1(median(work.map((w) => w.workMs))) : null,
+      missed_frames: median(probe.map((r) => r.missedFrames)),
+      runs,
+    };
+    log(`${engine} control: a worker busy ${CONTROL_MS} ms, the page idle: probe blocked ${fmtMs(row.main_blocked_ms)} (max ${fmtMs(row.main_blocked_max_ms)}), work ${fmtMs(row.main_work_ms)}`);
+    return row;
+  } catch (err) {
+    const error = String(err?.message ?? err).split('\n')[0];
+    log(`${engine} control FAILED: ${error}`);
+    return { ...base, error };
+  }
+}
+
+/**
+ * One run of `strategy` under a Chromium performance trace; the main thread's work in the
+ * measured window (see scripts/trace.mjs).
+ */
+async function tracedWork(page, strategy, options) {
+  return traced(page, () => runJson(page, strategy, { ...options, trace: true }));
+}
+
+/** Runs `fn` (which marks its window) under a Chromium performance trace; the main thread's work. */
+async function traced(page, fn) {
+  const { mainThreadWork, TRACE_CATEGORIES } = await import('./trace.mjs');
+  await page.tracing.start({ categories: TRACE_CATEGORIES });
+  let buffer;
+  try {
+    await fn();
+  } finally {
+    buffer = await page.tracing.stop();
+  }
+  const { traceEvents } = JSON.parse(Buffer.from(buffer).toString('utf8'));
+  return mainThreadWork(traceEvents);
+}
+
 // ---- statistics ------------------------------------------------------------------------------
 export function median(values) {
   const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
@@ -214,6 +271,7 @@ async function jsonSuite(ctx) {
   const rows = [];
   try {
     await page.evaluate((on) => window.__demo.setAnimation(on), options.animate);
+    rows.push(await probeControl(page, engine, options.runs, log));
     for (const dataset of options.datasets) {
       for (const mb of options.sizes) {
         const info = await page.evaluate((k, m) => window.__demo.generate(k, m), dataset, mb);
@@ -226,6 +284,13 @@ async function jsonSuite(ctx) {
             const runs = [];
             for (let i = 0; i < options.runs; i++) runs.push(await runJson(page, strategy, { kind: dataset, mb }));
             const med = (key) => round1(median(runs.map((r) => r[key])));
+            // Chromium: as many runs again under a performance trace, for the main thread's own
+            // work (scripts/trace.mjs). Separate runs: tracing costs every process a little, and
+            // the probe's figures above are taken without it.
+            const traced = [];
+            if (engine === 'chromium') {
+              for (let i = 0; i < options.runs; i++) traced.push(await tracedWork(page, strategy, { kind: dataset, mb }));
+            }
             const row = {
               ...base,
               total_ms: med('totalMs'),
@@ -234,6 +299,8 @@ async function jsonSuite(ctx) {
               missed_frames: median(runs.map((r) => r.missedFrames)),
               frames_lost: median(runs.map((r) => r.framesLost)),
               long_tasks: runs[0].longTasks === null ? null : median(runs.map((r) => r.longTasks)),
+              main_work_ms: traced.length ? round1(median(traced.map((t) => t.workMs))) : null,
+              longest_task_ms: traced.length ? round1(median(traced.map((t) => t.longestMs))) : null,
               runs: runs.length,
               ok: first.ok,
               key_order: first.verify?.keyOrder ?? null,
@@ -242,7 +309,7 @@ async function jsonSuite(ctx) {
             };
             if (!first.ok) row.problems = first.verify?.problems ?? [];
             rows.push(row);
-            log(`  ${strategy.padEnd(12)} total ${fmtMs(row.total_ms)}  blocked ${fmtMs(row.main_blocked_ms)}  max gap ${fmtMs(row.max_gap_ms)}  missed ${row.missed_frames}${row.ok ? '' : '  CHECK FAILED'}`);
+            log(`  ${strategy.padEnd(12)} total ${fmtMs(row.total_ms)}  blocked ${fmtMs(row.main_blocked_ms)}  work ${fmtMs(row.main_work_ms)}  max gap ${fmtMs(row.max_gap_ms)}  missed ${row.missed_frames}${row.ok ? '' : '  CHECK FAILED'}`);
           } catch (err) {
             const error = String(err?.message ?? err).split('\n')[0];
             rows.push({ ...base, error });
@@ -542,6 +609,7 @@ export function table(rows) {
     ['strategy', (r) => r.strategy],
     ['total ms', (r) => (r.error ? 'error' : r.total_ms.toFixed(1))],
     ['main blocked ms', (r) => (r.error ? '' : r.main_blocked_ms.toFixed(1))],
+    ['main work ms', (r) => (r.error ? '' : r.main_work_ms === null ? 'n/a' : r.main_work_ms.toFixed(1))],
     ['max gap ms', (r) => (r.error ? '' : r.max_gap_ms.toFixed(1))],
     ['missed frames', (r) => (r.error ? '' : String(r.missed_frames))],
     ['long tasks', (r) => (r.error ? '' : r.long_tasks === null ? 'n/a' : String(r.long_tasks))],
@@ -550,14 +618,14 @@ export function table(rows) {
   ];
   const cells = json.map((r) => cols.map(([, f]) => f(r)));
   const widths = cols.map(([h], i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const left = new Set([0, 1, 3, 10]);
+  const left = new Set([0, 1, 3, 11]);
   const line = (c) => c.map((v, i) => (left.has(i) ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
   return [line(cols.map(([h]) => h)), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
 
 /** The comparison rows (everything but meta and json) and the ratios, as a text table. */
 export function compareTable(rows) {
-  const other = rows.filter((r) => r.row !== 'meta' && r.row !== 'json' && r.row !== 'ratio');
+  const other = rows.filter((r) => !['meta', 'json', 'ratio', 'probe_control'].includes(r.row));
   const ratios = rows.filter((r) => r.row === 'ratio');
   if (other.length === 0 && ratios.length === 0) return '';
   const num = (x, d = 3) => (typeof x === 'number' ? (Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(d)) : '—');
@@ -722,8 +790,16 @@ async function main() {
   writeFileSync(options.out, `${JSON.stringify(rows, null, 2)}\n`);
   if (rows.some((r) => r.row === 'json')) {
     console.log(`\n${table(rows)}\n`);
-    console.log('total: end to end; main blocked: time the page could run nothing else (a probe asks for a turn every ms);');
-    console.log('max gap: longest requestAnimationFrame gap; missed frames: rAF gaps over 25 ms; medians of each figure.');
+    console.log('total: end to end; main blocked: time the page could run nothing else (a probe asks for a turn every ms;');
+    console.log('the OS descheduling the main thread counts too); main work: CPU time of main-thread tasks of 1 ms or more,');
+    console.log('from a performance trace (Chromium); max gap: longest requestAnimationFrame gap; missed frames: rAF gaps');
+    console.log('over 25 ms; medians of each figure.');
+    for (const r of rows.filter((x) => x.row === 'probe_control')) {
+      console.log(r.error
+        ? `control (${r.engine}): FAILED: ${r.error}`
+        : `control (${r.engine}): a plain worker busy ${r.busy_ms} ms, the page idle: main blocked ${fmtMs(r.main_blocked_ms)} `
+          + `(max ${fmtMs(r.main_blocked_max_ms)}), main work ${fmtMs(r.main_work_ms)}: the probe's floor on this machine.`);
+    }
   }
   const cmp = compareTable(rows);
   if (cmp) {

@@ -6,17 +6,20 @@
 //   capabilities(): object,                     // what wasm-isolates detected (+ longTasks: bool)
 //   strategies: string[],                       // 'main-parse', 'worker-clone', 'handle', 'columns', 'objects'
 //   generate(kind, mb, seed?) -> Promise<{kind, mb, seed, byteLength, generateMs, records}>
-//   runJson(strategy, {kind, mb, seed?, verify?, input?, budgetMs?})
+//   runJson(strategy, {kind, mb, seed?, verify?, input?, budgetMs?, trace?, stalls?})
 //     -> Promise<{strategy, kind, mb, byteLength, input, totalMs, mainBlockedMs, maxBlockMs,
 //                 maxGapMs, missedFrames, framesLost, frames, longTasks, longTaskMs, longTaskList,
-//                 ok, checksum: {count, sums}, verify}>
+//                 ok, checksum: {count, sums}, verify, stalls?}>
 //        missedFrames: rAF gaps > 25 ms; framesLost: frames that fit into those gaps;
 //        longTasks: PerformanceObserver 'longtask' entries during the run (null where unsupported);
 //        ok: null unless verify (then: count, column sums and sampled records equal JSON.parse's);
 //        verify: {ok, problems, count, expectedCount, sums, expectedSums, samples: [{index, actual, expected, equal}]}
+//        trace: mark the window with performance.mark('measure-start'/'measure-end') (scripts/trace.mjs);
+//        stalls: also return every stall the probe counted, [{at, ms}] (ms after the window opened)
 //   parseJson, generateDataset: the raw API (for tests),
 //   setAnimation(on: boolean),                 // off: frames are recorded but nothing is drawn (the bench)
 //   idleCost() -> Promise<number>,             // blocked ms per second of the idle page, drawing as now
+//   probeControl(ms, {trace?}) -> Promise<{busyMs, totalMs, mainBlockedMs, ...}>  // a worker spins, the page idles
 //   runSort(strategy: 'main' | 'isolate', n)
 //     -> Promise<{strategy, n, totalMs, mainBlockedMs, maxGapMs, missedFrames, framesLost, longGaps, sorted, length}>
 // }
@@ -27,7 +30,8 @@ import { frameStats, isAnimating, nextFrame, recordFrames, setAnimation, startFr
 import { longTasksSupported, recordLongTasks, startBusyProbe } from './probe.js';
 import { drawEmpty, drawScatter } from './scatter.js';
 import {
-  DEFAULT_SEED, KINDS, SIZES_MB, STRATEGIES, STRATEGY_NAMES, datasetInfo, getDataset, reference, verify,
+  DEFAULT_SEED, KINDS, SIZES_MB, STRATEGIES, STRATEGY_NAMES, datasetInfo, getDataset, reference, spinPlainWorker, verify,
+  warmPlainWorker,
 } from './strategies.js';
 
 const $ = (id) => document.getElementById(id);
@@ -43,12 +47,13 @@ const MAX_N = 50_000_000;
  * recorder on. Two frames are let through after `fn` settles so that a gap caused by a blocked
  * main thread is closed and counted.
  */
-async function measure(fn) {
+async function measure(fn, { trace = false, stalls = false } = {}) {
   await nextFrame(); // settle: let any work queued by the preparation run first
   const start = await nextFrame(); // align with a frame boundary
   const frames = recordFrames(start);
-  const probe = startBusyProbe();
+  const probe = startBusyProbe({ keep: stalls });
   const longTasks = recordLongTasks();
+  if (trace) performance.mark('measure-start'); // the window, for performance traces (scripts/trace.mjs)
   const t0 = performance.now();
   let value;
   let error = null;
@@ -60,6 +65,7 @@ async function measure(fn) {
   const totalMs = performance.now() - t0;
   await nextFrame();
   await nextFrame();
+  if (trace) performance.mark('measure-end');
   const busy = probe.stop();
   const stats = frameStats(frames.stop());
   const tasks = longTasks.stop();
@@ -76,6 +82,8 @@ async function measure(fn) {
     longTasks: tasks === null ? null : tasks.length,
     longTaskMs: tasks === null ? null : round1(tasks.reduce((s, t) => s + t.duration, 0)),
     longTaskList: tasks, // [{startTime (ms after the window opened), duration, name}] or null
+    // With `stalls`: every counted stall, [{at (ms after the window opened), ms}].
+    stalls: stalls ? busy.stalls.map((s) => ({ at: round1(s.at - t0), ms: round1(s.ms) })) : undefined,
   };
 }
 
@@ -121,7 +129,7 @@ async function generate(kind, mb, seed = DEFAULT_SEED) {
   return datasetInfo(ds);
 }
 
-function runJson(strategy, { kind = 'points', mb = 10, seed = DEFAULT_SEED, verify: wantVerify = false, input, budgetMs } = {}) {
+function runJson(strategy, { kind = 'points', mb = 10, seed = DEFAULT_SEED, verify: wantVerify = false, input, budgetMs, trace = false, stalls = false } = {}) {
   if (!Object.hasOwn(STRATEGIES, strategy)) {
     return Promise.reject(new TypeError(`runJson: strategy must be one of ${STRATEGY_NAMES.join(', ')}, got ${String(strategy)}`));
   }
@@ -137,7 +145,7 @@ function runJson(strategy, { kind = 'points', mb = 10, seed = DEFAULT_SEED, veri
       globalThis.gc?.(); // only with --js-flags=--expose-gc (the bench): start every run from a collected heap
 
       setStatus(`Running ${strategy} on ${kind}, ${ds.mb} MB…`);
-      const m = await measure(() => spec.run(prepared, options));
+      const m = await measure(() => spec.run(prepared, options), { trace, stalls });
       hideProgress();
 
       // Not measured from here on.
@@ -466,6 +474,17 @@ window.__demo = {
   },
   /** Blocked ms per second on the idle page, with the drawing as it is now. */
   idleCost: () => exclusive(() => measureIdleCost()),
+  /**
+   * The instruments' control: the same measured window around a plain worker spinning for `ms`
+   * while the main thread does nothing. What the probe reads here is the OS descheduling the
+   * main thread while a core is busy, not work.
+   */
+  probeControl: (ms = 300, { trace = false } = {}) => exclusive(async () => {
+    await warmPlainWorker();
+    globalThis.gc?.();
+    const { value: _value, ...numbers } = await measure(() => spinPlainWorker(ms), { trace });
+    return { busyMs: ms, ...numbers };
+  }),
   parseJson,
   generateDataset,
 };

@@ -5,12 +5,20 @@
 //
 // Messages in: {id, bytes: Uint8Array} (bytes transferred) or {id, text: string}; out: {id, value}
 // or {id, error: {name, message}}. {id, ping: true} answers {id, pong: true} (warm-up).
+// {id, spin: ms} keeps this worker's thread busy for `ms` and answers {id, pong: true}: the
+// bench's control run (a core busy, nothing on the main thread; see probeControl in main.js).
 
 const decoder = new TextDecoder();
 
 self.onmessage = (event) => {
-  const { id, bytes, text, ping } = event.data;
+  const { id, bytes, text, ping, spin } = event.data;
   if (ping) {
+    self.postMessage({ id, pong: true });
+    return;
+  }
+  if (spin > 0) {
+    const until = performance.now() + Math.min(spin, 10_000);
+    while (performance.now() < until) { /* busy on purpose */ }
     self.postMessage({ id, pong: true });
     return;
   }

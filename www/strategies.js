@@ -104,6 +104,11 @@ function callPlainWorker(message, transfer = []) {
   });
 }
 
+/** Keeps the plain worker's thread busy for `ms` (the bench's control: a core busy, no main-thread work). */
+export function spinPlainWorker(ms) {
+  return callPlainWorker({ spin: ms });
+}
+
 /** Starts the plain worker and waits for its first answer (so no run pays its start-up). */
 export function warmPlainWorker() {
   return callPlainWorker({ ping: true });

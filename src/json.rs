@@ -7,9 +7,9 @@
 //!
 //! 1. **a document handle** ([`JsonDocument`]): `len`, `get`, `slice` (a page of records) and
 //!    `select` by JSON pointer, each a small message;
-//! 2. **columns** ([`JsonDocument::select`]): fields of an array of records as typed arrays
-//!    (numbers as `Float64Array`, strings as one UTF-8 buffer plus offsets, booleans as bytes),
-//!    moved by transfer;
+//! 2. **columns** ([`JsonDocument::select`], or [`parse_columns`] without keeping a document):
+//!    fields of an array of records as typed arrays (numbers as `Float64Array`, strings as one
+//!    UTF-8 buffer plus offsets, booleans as bytes), moved by transfer;
 //! 3. **objects**: the JS value itself, delivered in slices sized to a main-thread time budget
 //!    (the JS API's `mode: "objects"`).
 //!
@@ -21,7 +21,8 @@
 //! Malformed JSON is an [`IsolateError::Json`] with byte offset, line and column, and the isolate
 //! stays usable.
 
-use crate::json_tape::{pointer_tokens, Kind, Tape};
+use crate::json_columns::{ColumnsBuilder, RecordColumn};
+use crate::json_tape::{self, Kind, Tape};
 use crate::{IsolateError, IsolatePool, TransferBuffer, Transferable};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -105,6 +106,13 @@ impl From<JsonFailure> for IsolateError {
     }
 }
 
+fn syntax_failure(e: json_tape::SyntaxError) -> JsonFailure {
+    JsonFailure {
+        message: e.message,
+        position: Some((e.offset, e.line, e.column)),
+    }
+}
+
 fn failure(message: impl Into<String>) -> JsonFailure {
     JsonFailure {
         message: message.into(),
@@ -137,10 +145,7 @@ pub(crate) fn parse_bytes(bytes: Vec<u8>) -> Result<DocumentInfo, JsonFailure> {
     // Free the previous document first: two large tapes need not coexist.
     DOC.with(|d| d.borrow_mut().take());
     ELEMENTS.with(|e| e.borrow_mut().take());
-    let tape = Tape::parse(bytes).map_err(|e| JsonFailure {
-        message: e.message,
-        position: Some((e.offset, e.line, e.column)),
-    })?;
+    let tape = Tape::parse(bytes).map_err(syntax_failure)?;
     let root = tape.root();
     let (kind, len) = match tape.node(root).kind {
         Kind::Array => ("array", tape.children(root).count()),
@@ -160,6 +165,11 @@ pub(crate) fn parse_bytes(bytes: Vec<u8>) -> Result<DocumentInfo, JsonFailure> {
 }
 
 async fn parse_source(source: Source) -> Result<DocumentInfo, JsonFailure> {
+    parse_bytes(read_source(source).await?)
+}
+
+/// The bytes of `source`, read in the isolate.
+async fn read_source(source: Source) -> Result<Vec<u8>, JsonFailure> {
     let bytes = match source {
         Source::Bytes(buffer) => buffer.to_vec(),
         Source::Staged => STAGED.with(|s| std::mem::take(&mut *s.borrow_mut())),
@@ -177,7 +187,7 @@ async fn parse_source(source: Source) -> Result<DocumentInfo, JsonFailure> {
         }
     };
     crate::report_progress(bytes.len().min(i32::MAX as usize) as u32);
-    parse_bytes(bytes)
+    Ok(bytes)
 }
 
 fn with_node<R>(
@@ -304,93 +314,55 @@ fn slice_text_at(args: (String, u64, u64)) -> Result<TransferBuffer<u8>, JsonFai
 fn select_at(args: (String, Vec<String>)) -> Result<Columns, JsonFailure> {
     let (pointer, fields) = args;
     with_node(&pointer, |tape, node| {
-        elements(tape, node, &pointer, |records| Columns {
-            len: records.len() as u64,
-            columns: resolve_fields(tape, records, &fields)
-                .into_iter()
-                .map(|values| column(tape, &values))
-                .collect(),
-            fields: fields.clone(),
+        elements(tape, node, &pointer, |records| {
+            let mut builder = ColumnsBuilder::new(&fields);
+            for &record in records {
+                builder.record(tape.view(), record as usize);
+            }
+            finish_columns(builder, fields.clone())
         })
     })
 }
 
-/// For each field (`"lat"` or a nested path `"location/lat"`), the node of that field in every
-/// record. One walk over each record's members serves all fields (their first path tokens),
-/// instead of one walk per field: on the 50 MB points dataset that took select from ~115 to
-/// ~45 ms natively. A key that appears twice counts by its last value, as with `JSON.parse`.
-fn resolve_fields(tape: &Tape, records: &[u32], fields: &[String]) -> Vec<Vec<Option<usize>>> {
-    let tokens: Vec<Vec<String>> = fields
-        .iter()
-        .map(|f| pointer_tokens(&format!("/{}", f.trim_start_matches('/'))).unwrap_or_default())
-        .collect();
-    let mut values = vec![Vec::with_capacity(records.len()); fields.len()];
-    let mut found: Vec<Option<usize>> = vec![None; fields.len()];
-    for &record in records {
-        let record = record as usize;
-        found.iter_mut().for_each(|f| *f = None);
-        if tape.node(record).kind == Kind::Object {
-            let mut members = tape.children(record);
-            while let (Some(key), Some(value)) = (members.next(), members.next()) {
-                for (slot, path) in found.iter_mut().zip(&tokens) {
-                    if path.first().is_some_and(|first| tape.string_eq(key, first)) {
-                        *slot = Some(value);
-                    }
-                }
-            }
-        }
-        let is_object = tape.node(record).kind == Kind::Object;
-        for ((column, path), slot) in values.iter_mut().zip(&tokens).zip(&found) {
-            column.push(match path.split_first() {
-                Some((_, rest)) if is_object => slot.and_then(|v| tape.resolve(v, rest)),
-                // Records that are arrays (`"0/1"`) or scalars: the general resolver.
-                _ => tape.resolve(record, path),
-            });
-        }
+/// Parses `source` and pulls `fields` out of the records of its top-level array while it parses
+/// (see [`json_tape::for_each_root_element`]): no tape is kept, so this needs neither the memory
+/// of one nor a second walk over it. The isolate's document, if any, is freed first.
+async fn columns_of_source(args: (Source, Vec<String>)) -> Result<Columns, JsonFailure> {
+    let (source, fields) = args;
+    DOC.with(|d| d.borrow_mut().take());
+    ELEMENTS.with(|e| e.borrow_mut().take());
+    let bytes = read_source(source).await?;
+    let mut builder = ColumnsBuilder::new(&fields);
+    let (kind, _) =
+        json_tape::for_each_root_element(&bytes, |view, record| builder.record(view, record))
+            .map_err(syntax_failure)?;
+    if kind != Kind::Array {
+        return Err(failure("the value at `` is not an array"));
     }
-    values
+    Ok(finish_columns(builder, fields))
 }
 
-/// One column from the field's node in every record (see [`resolve_fields`]).
-fn column(tape: &Tape, values: &[Option<usize>]) -> Column {
-    let first = values
-        .iter()
-        .flatten()
-        .map(|&v| tape.node(v).kind)
-        .find(|k| *k != Kind::Null);
-    match first {
-        Some(Kind::Number) => Column::Number(TransferBuffer::from_slice(
-            &values
-                .iter()
-                .map(|v| v.and_then(|v| tape.number(v)).unwrap_or(f64::NAN))
-                .collect::<Vec<_>>(),
-        )),
-        Some(Kind::True | Kind::False) => Column::Bool(TransferBuffer::from_slice(
-            &values
-                .iter()
-                .map(|v| match v.map(|v| tape.node(v).kind) {
-                    Some(Kind::True) => 1,
-                    Some(Kind::False) => 0,
-                    _ => 2,
-                })
-                .collect::<Vec<u8>>(),
-        )),
-        Some(Kind::Str | Kind::EscStr) => {
-            let mut utf8 = Vec::new();
-            let mut offsets = Vec::with_capacity(values.len() + 1);
-            offsets.push(0u32);
-            for v in values {
-                if let Some(s) = v.and_then(|v| tape.string(v)) {
-                    utf8.extend_from_slice(s.as_bytes());
-                }
-                offsets.push(utf8.len().min(u32::MAX as usize) as u32);
-            }
-            Column::Text {
+impl From<RecordColumn> for Column {
+    fn from(column: RecordColumn) -> Self {
+        match column {
+            RecordColumn::Missing => Column::Missing,
+            RecordColumn::Number(values) => Column::Number(TransferBuffer::from_slice(&values)),
+            RecordColumn::Bool(values) => Column::Bool(TransferBuffer::from_slice(&values)),
+            RecordColumn::Text { utf8, offsets } => Column::Text {
                 utf8: TransferBuffer::from_slice(&utf8),
                 offsets: TransferBuffer::from_slice(&offsets),
-            }
+            },
         }
-        _ => Column::Missing,
+    }
+}
+
+/// The columns built, moved into transferable buffers.
+fn finish_columns(builder: ColumnsBuilder, fields: Vec<String>) -> Columns {
+    let (len, columns) = builder.finish();
+    Columns {
+        len,
+        fields,
+        columns: columns.into_iter().map(Column::from).collect(),
     }
 }
 
@@ -445,16 +417,93 @@ fn release(_: ()) {
 
 impl Drop for JsonDocument {
     fn drop(&mut self) {
-        // Keep the isolate as a spare, its document freed by a task queued ahead of anything the
-        // next document asks (the queue is FIFO); or let it go, which terminates it.
-        SPARE.with(|s| {
-            let mut spares = s.borrow_mut();
-            if spares.len() < MAX_SPARES {
-                self.pool.run(release, ()).detach();
-                spares.push(self.pool.clone());
-            }
-        });
+        recycle(&self.pool);
     }
+}
+
+/// Keeps a JSON isolate as a spare, its document freed by a task queued ahead of anything the
+/// next document asks (the queue is FIFO); or lets it go, which terminates it.
+fn recycle(pool: &IsolatePool) {
+    SPARE.with(|s| {
+        let mut spares = s.borrow_mut();
+        if spares.len() < MAX_SPARES {
+            pool.run(release, ()).detach();
+            spares.push(pool.clone());
+        }
+    });
+}
+
+/// What a JSON document is read from; see [`JsonDocument::parse`] and [`parse_columns`].
+/// Nothing is copied or parsed on the calling thread.
+///
+/// ```no_run
+/// # async fn demo(bytes: Vec<u8>) -> Result<(), wasm_isolates::IsolateError> {
+/// use wasm_isolates::json::{JsonDocument, JsonSource};
+/// use wasm_isolates::TransferBuffer;
+///
+/// let doc = JsonDocument::parse(JsonSource::Bytes(TransferBuffer::from_slice(&bytes))).await?;
+/// let doc = JsonDocument::parse(JsonSource::Url("/data/points.json".into())).await?;
+/// # Ok(()) }
+/// ```
+#[non_exhaustive]
+pub enum JsonSource {
+    /// JSON text as UTF-8 bytes, moved to the isolate by transfer.
+    Bytes(TransferBuffer<u8>),
+    /// A URL the isolate fetches (relative URLs resolve against the page).
+    Url(String),
+    /// A `Blob` or `File`, read in the isolate.
+    Blob(web_sys::Blob),
+    /// JSON text as a JS string, sent to the isolate in slices small enough for one frame each.
+    Text(js_sys::JsString),
+}
+
+impl std::fmt::Debug for JsonSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JsonSource::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            JsonSource::Url(u) => write!(f, "Url({u:?})"),
+            JsonSource::Blob(b) => write!(f, "Blob({} bytes)", b.size()),
+            JsonSource::Text(t) => write!(f, "Text({} UTF-16 units)", t.length()),
+        }
+    }
+}
+
+/// Parses `source` in an isolate and returns `fields` of the records of its top-level array as
+/// typed columns: what [`JsonDocument::select`] gives on a freshly parsed document, in one pass
+/// and without keeping the document — the fields are picked out of each record as it is parsed,
+/// so no tape is built (less memory, and no second walk over it). A field may be a path into
+/// nested objects (`"location/lat"`).
+///
+/// Errors: malformed JSON is [`IsolateError::Json`] (with byte offset, line and column), and so
+/// is a top-level value that is not an array; a source that cannot be read (a failed fetch) is
+/// [`IsolateError::Json`] with the reason. The isolate stays usable either way.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), wasm_isolates::IsolateError> {
+/// use wasm_isolates::json::{parse_columns, Column, JsonSource};
+///
+/// let cols = parse_columns(JsonSource::Url("/data/points.json".into()), &["lat", "lon"]).await?;
+/// if let Column::Number(lat) = &cols.columns[0] {
+///     let _lat: js_sys::Float64Array = lat.view(); // moved here, not copied
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn parse_columns(source: JsonSource, fields: &[&str]) -> Result<Columns, IsolateError> {
+    parse_columns_with(source, fields, |_| {}).await
+}
+
+/// [`parse_columns`], reporting the UTF-16 units of a string source sent so far.
+pub(crate) async fn parse_columns_with(
+    source: JsonSource,
+    fields: &[&str],
+    on_slice: impl FnMut(u32),
+) -> Result<Columns, IsolateError> {
+    let (source, pool) = JsonDocument::stage(source, on_slice).await?;
+    let fields = fields.iter().map(|f| f.to_string()).collect();
+    let columns = pool.run_async(columns_of_source, (source, fields)).await?;
+    // Only an isolate that answered goes back to the spares.
+    recycle(&pool);
+    Ok(columns?)
 }
 
 /// Largest JS string slice posted at once (UTF-16 code units): posting costs the sending thread
@@ -508,19 +557,50 @@ impl JsonDocument {
     /// (`on_slice` is called with the code units sent so far, e.g. to report progress).
     pub async fn parse_js_string(
         text: &js_sys::JsString,
-        mut on_slice: impl FnMut(u32),
+        on_slice: impl FnMut(u32),
     ) -> Result<Self, IsolateError> {
+        Self::parse_with(JsonSource::Text(text.clone()), on_slice).await
+    }
+
+    /// Parses `source` in an isolate of its own.
+    pub async fn parse(source: JsonSource) -> Result<Self, IsolateError> {
+        Self::parse_with(source, |_| {}).await
+    }
+
+    /// [`parse`](Self::parse), reporting the UTF-16 units of a string source sent so far.
+    pub(crate) async fn parse_with(
+        source: JsonSource,
+        on_slice: impl FnMut(u32),
+    ) -> Result<Self, IsolateError> {
+        let (source, pool) = Self::stage(source, on_slice).await?;
+        Self::open(source, pool).await
+    }
+
+    /// An isolate, and `source` in the form the isolate's task takes: a string is sent ahead in
+    /// slices (staged there), anything else travels with the task.
+    async fn stage(
+        source: JsonSource,
+        mut on_slice: impl FnMut(u32),
+    ) -> Result<(Source, IsolatePool), IsolateError> {
         let pool = Self::isolate()?;
-        let len = text.length();
-        let mut start = 0;
-        while start < len {
-            let end = (start + TEXT_SLICE).min(len);
-            pool.run(stage_text, Transferable(text.slice(start, end)))
-                .await?;
-            start = end;
-            on_slice(start);
-        }
-        Self::open(Source::Staged, pool).await
+        let source = match source {
+            JsonSource::Bytes(bytes) => Source::Bytes(bytes),
+            JsonSource::Url(url) => Source::Url(url),
+            JsonSource::Blob(blob) => Source::Blob(Transferable(blob)),
+            JsonSource::Text(text) => {
+                let len = text.length();
+                let mut start = 0;
+                while start < len {
+                    let end = (start + TEXT_SLICE).min(len);
+                    pool.run(stage_text, Transferable(text.slice(start, end)))
+                        .await?;
+                    start = end;
+                    on_slice(start);
+                }
+                Source::Staged
+            }
+        };
+        Ok((source, pool))
     }
 
     /// Size, kind and top-level length of the document.

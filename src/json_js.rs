@@ -1,6 +1,6 @@
 //! The JSON service's JS API: `parseJson`, `JsonDocument`, `generateDataset`.
 
-use crate::json::{Column, Columns, JsonDocument};
+use crate::json::{self, Column, Columns, JsonDocument, JsonSource};
 use crate::{IsolateError, TransferBuffer};
 use js_sys::{Array, Function, JsString, Object, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
@@ -90,18 +90,15 @@ impl Options {
     }
 }
 
-async fn open(source: JsValue, options: &Options) -> Result<JsonDocument, JsValue> {
+/// The JS source as a [`JsonSource`], without touching its bytes on this thread.
+async fn source_of(source: JsValue) -> Result<JsonSource, JsValue> {
     if let Some(text) = source.dyn_ref::<JsString>() {
-        let total = text.length() as f64;
-        return Ok(JsonDocument::parse_js_string(text, |done| {
-            options.progress("sending", done as f64, total)
-        })
-        .await?);
+        return Ok(JsonSource::Text(text.clone()));
     }
     if let Some(buffer) = source.dyn_ref::<js_sys::ArrayBuffer>() {
-        return Ok(
-            JsonDocument::parse_bytes(TransferBuffer::from_array_buffer(buffer.clone())?).await?,
-        );
+        return Ok(JsonSource::Bytes(TransferBuffer::from_array_buffer(
+            buffer.clone(),
+        )?));
     }
     if let Some(view) = source.dyn_ref::<Uint8Array>() {
         // A view over part of a buffer is copied (once, natively) so that only its bytes move.
@@ -111,10 +108,12 @@ async fn open(source: JsValue, options: &Options) -> Result<JsonDocument, JsValu
         } else {
             view.slice(0, view.length()).buffer()
         };
-        return Ok(JsonDocument::parse_bytes(TransferBuffer::from_array_buffer(buffer)?).await?);
+        return Ok(JsonSource::Bytes(TransferBuffer::from_array_buffer(
+            buffer,
+        )?));
     }
     if let Some(blob) = source.dyn_ref::<web_sys::Blob>() {
-        return Ok(JsonDocument::parse_blob(blob.clone()).await?);
+        return Ok(JsonSource::Blob(blob.clone()));
     }
     let class = Reflect::get(&source, &"constructor".into())
         .ok()
@@ -131,7 +130,7 @@ async fn open(source: JsValue, options: &Options) -> Result<JsonDocument, JsValu
                     .dyn_into::<Promise>()?,
             )
             .await?;
-            Ok(JsonDocument::parse_blob(blob.dyn_into()?).await?)
+            Ok(JsonSource::Blob(blob.dyn_into()?))
         }
         "Request" | "URL" => {
             let url = if class == "URL" {
@@ -142,7 +141,7 @@ async fn open(source: JsValue, options: &Options) -> Result<JsonDocument, JsValu
                 get(&source, "url").as_string()
             };
             let url = url.ok_or_else(|| type_error("parseJson: could not read the URL"))?;
-            Ok(JsonDocument::fetch(&url).await?)
+            Ok(JsonSource::Url(url))
         }
         _ => Err(type_error(
             "parseJson: source must be a JSON string, ArrayBuffer, Uint8Array, Blob, Response, \
@@ -249,7 +248,21 @@ pub async fn parse_json(source: JsValue, options: JsValue) -> Result<JsValue, Js
     let signal = options.signal.clone();
     abortable(signal.as_ref(), async {
         options.progress("parsing", 0.0, 1.0);
-        let doc = Rc::new(open(source, &options).await?);
+        let source = source_of(source).await?;
+        let total = match &source {
+            JsonSource::Text(text) => text.length() as f64,
+            _ => 0.0,
+        };
+        let on_slice = |done: u32| options.progress("sending", done as f64, total);
+        if options.mode == Mode::Columns && options.pointer.is_empty() && !options.fields.is_empty()
+        {
+            // The records' fields are picked out as the parse goes; no document is kept.
+            let fields: Vec<&str> = options.fields.iter().map(String::as_str).collect();
+            let columns = json::parse_columns_with(source, &fields, on_slice).await?;
+            options.progress("parsing", 1.0, 1.0);
+            return Ok(columns_to_js(columns));
+        }
+        let doc = Rc::new(JsonDocument::parse_with(source, on_slice).await?);
         options.progress("parsing", 1.0, 1.0);
         match options.mode {
             Mode::Handle => Ok(JsonDocumentJs {

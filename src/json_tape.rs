@@ -96,7 +96,7 @@ impl Tape {
         }
         // Roughly one node per 6 bytes of typical JSON.
         let mut nodes = Vec::with_capacity(text.len() / 6 + 1);
-        parse_into(&text, &mut nodes)?;
+        parse_into(&text, &mut nodes, &mut |_, _| false)?;
         Ok(Tape { text, nodes })
     }
 
@@ -104,18 +104,62 @@ impl Tape {
         0
     }
 
+    /// A borrowed view, for the readers below.
+    #[inline]
+    pub(crate) fn view(&self) -> TapeView<'_> {
+        TapeView {
+            text: &self.text,
+            nodes: &self.nodes,
+        }
+    }
+
     pub(crate) fn node(&self, i: usize) -> &Node {
         &self.nodes[i]
     }
 
+    /// See [`TapeView::json_text`].
+    pub(crate) fn json_text(&self, i: usize) -> &[u8] {
+        self.view().json_text(i)
+    }
+
+    /// See [`TapeView::children`].
+    pub(crate) fn children(&self, i: usize) -> Children<'_> {
+        self.view().children(i)
+    }
+
+    /// See [`TapeView::string`].
+    pub(crate) fn string(&self, i: usize) -> Option<std::borrow::Cow<'_, str>> {
+        self.view().string(i)
+    }
+
+    /// See [`TapeView::pointer`].
+    pub(crate) fn pointer(&self, i: usize, pointer: &str) -> Option<usize> {
+        self.view().pointer(i, pointer)
+    }
+}
+
+/// The text and the nodes of a tape, borrowed: what the readers need, also while the tape is
+/// still being built (see [`for_each_root_element`]).
+#[derive(Clone, Copy)]
+pub(crate) struct TapeView<'a> {
+    pub text: &'a [u8],
+    pub nodes: &'a [Node],
+}
+
+impl<'a> TapeView<'a> {
+    #[inline]
+    pub(crate) fn node(&self, i: usize) -> &'a Node {
+        &self.nodes[i]
+    }
+
     /// The raw text of node `i` (for strings: between the quotes, still escaped).
-    pub(crate) fn raw(&self, i: usize) -> &[u8] {
+    pub(crate) fn raw(&self, i: usize) -> &'a [u8] {
         let n = &self.nodes[i];
         &self.text[n.start as usize..n.end as usize]
     }
 
     /// The full JSON text of node `i` (strings with their quotes).
-    pub(crate) fn json_text(&self, i: usize) -> &[u8] {
+    pub(crate) fn json_text(&self, i: usize) -> &'a [u8] {
         let n = &self.nodes[i];
         match n.kind {
             Kind::Str | Kind::EscStr => &self.text[n.start as usize - 1..n.end as usize + 1],
@@ -124,11 +168,11 @@ impl Tape {
     }
 
     /// Children of an array, or key and value nodes alternating for an object.
-    pub(crate) fn children(&self, i: usize) -> Children<'_> {
+    pub(crate) fn children(&self, i: usize) -> Children<'a> {
         let n = &self.nodes[i];
         let end = n.next as usize;
         Children {
-            tape: self,
+            tape: *self,
             at: if matches!(n.kind, Kind::Array | Kind::Object) {
                 i + 1
             } else {
@@ -139,7 +183,7 @@ impl Tape {
     }
 
     /// The string value of a string node (unescaped).
-    pub(crate) fn string(&self, i: usize) -> Option<std::borrow::Cow<'_, str>> {
+    pub(crate) fn string(&self, i: usize) -> Option<std::borrow::Cow<'a, str>> {
         let raw = self.raw(i);
         match self.nodes[i].kind {
             // Validated as UTF-8 at parse time; `from_utf8` cannot fail here, checked anyway.
@@ -221,6 +265,33 @@ impl Tape {
     }
 }
 
+/// Validates `text` like [`Tape::parse`] and, when the top-level value is an array, calls
+/// `on_element(view, node)` for each of its elements as soon as it is parsed, with `view` holding
+/// that element's nodes (and everything before it that was kept). No tape is kept: each element's
+/// nodes are dropped after its call, so memory stays at one element's nodes and the element is
+/// read while it is still in cache — the fast way to pull fields out of a big array of records.
+/// Returns the top-level value's kind and the number of elements (0 unless an array).
+pub(crate) fn for_each_root_element(
+    text: &[u8],
+    mut on_element: impl FnMut(TapeView<'_>, usize),
+) -> Result<(Kind, u64), SyntaxError> {
+    if u32::try_from(text.len()).is_err() {
+        return Err(error_at(text, 0, "text is larger than 4 GiB"));
+    }
+    if let Err(e) = std::str::from_utf8(text) {
+        return Err(error_at(text, e.valid_up_to(), "invalid UTF-8"));
+    }
+    let mut nodes = Vec::with_capacity(1024);
+    let mut count = 0u64;
+    parse_into(text, &mut nodes, &mut |view, node| {
+        on_element(view, node);
+        count += 1;
+        true
+    })?;
+    let kind = nodes.first().map_or(Kind::Null, |n| n.kind);
+    Ok((kind, if kind == Kind::Array { count } else { 0 }))
+}
+
 /// Exact powers of ten (every one up to 1e22 is exactly representable as an f64).
 const POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
@@ -284,7 +355,7 @@ pub(crate) fn pointer_tokens(pointer: &str) -> Option<Vec<String>> {
 
 /// Iterator over the direct children of a container node.
 pub(crate) struct Children<'a> {
-    tape: &'a Tape,
+    tape: TapeView<'a>,
     at: usize,
     end: usize,
 }
@@ -383,17 +454,26 @@ enum Expect {
     Key,
 }
 
-fn parse_into(text: &[u8], nodes: &mut Vec<Node>) -> Result<(), SyntaxError> {
+/// The parser. `on_root_element(view, node)` is called for each element of a top-level array
+/// once it is complete; when it returns true, the element's nodes are dropped (the tape keeps
+/// the array node only, its `next` no longer meaningful): see [`for_each_root_element`].
+fn parse_into(
+    text: &[u8],
+    nodes: &mut Vec<Node>,
+    on_root_element: &mut impl FnMut(TapeView<'_>, usize) -> bool,
+) -> Result<(), SyntaxError> {
     // Open containers: node index.
     let mut stack: Vec<usize> = Vec::new();
     let mut pos = skip_ws(text, 0);
     let mut expect = Expect::Value;
+    // The node of the value completed last.
+    let mut done: usize;
     loop {
         // 1. Parse one value (or key, or close an empty container).
         let b = text.get(pos).copied();
         if matches!(expect, Expect::FirstKey | Expect::Key) {
             if expect == Expect::FirstKey && b == Some(b'}') {
-                pos = close(text, nodes, &mut stack, pos)?;
+                (pos, done) = close(text, nodes, &mut stack, pos)?;
             } else if b == Some(b'"') {
                 pos = string(text, nodes, pos)?;
                 pos = skip_ws(text, pos);
@@ -415,7 +495,7 @@ fn parse_into(text: &[u8], nodes: &mut Vec<Node>) -> Result<(), SyntaxError> {
                 ));
             }
         } else if expect == Expect::FirstElement && b == Some(b']') {
-            pos = close(text, nodes, &mut stack, pos)?;
+            (pos, done) = close(text, nodes, &mut stack, pos)?;
         } else {
             match b {
                 Some(b'{') | Some(b'[') => {
@@ -452,9 +532,16 @@ fn parse_into(text: &[u8], nodes: &mut Vec<Node>) -> Result<(), SyntaxError> {
                     ))
                 }
             }
+            done = nodes.len() - 1;
         }
         // 2. After a complete value: `,`, a closing bracket, or the end.
         loop {
+            if stack.len() == 1 && stack[0] == 0 && nodes[0].kind == Kind::Array {
+                let view = TapeView { text, nodes };
+                if on_root_element(view, done) {
+                    nodes.truncate(done);
+                }
+            }
             pos = skip_ws(text, pos);
             let Some(&top) = stack.last() else {
                 if pos != text.len() {
@@ -477,8 +564,8 @@ fn parse_into(text: &[u8], nodes: &mut Vec<Node>) -> Result<(), SyntaxError> {
                     };
                     break;
                 }
-                Some(b'}') if in_object => pos = close(text, nodes, &mut stack, pos)?,
-                Some(b']') if !in_object => pos = close(text, nodes, &mut stack, pos)?,
+                Some(b'}') if in_object => (pos, done) = close(text, nodes, &mut stack, pos)?,
+                Some(b']') if !in_object => (pos, done) = close(text, nodes, &mut stack, pos)?,
                 other => {
                     let want = if in_object {
                         "`,` or `}`"
@@ -496,13 +583,14 @@ fn parse_into(text: &[u8], nodes: &mut Vec<Node>) -> Result<(), SyntaxError> {
     }
 }
 
-/// Closes the innermost container at the bracket at `pos`.
+/// Closes the innermost container at the bracket at `pos`: the position after it and the
+/// container's node.
 fn close(
     text: &[u8],
     nodes: &mut [Node],
     stack: &mut Vec<usize>,
     pos: usize,
-) -> Result<usize, SyntaxError> {
+) -> Result<(usize, usize), SyntaxError> {
     let Some(i) = stack.pop() else {
         return Err(error_at(text, pos, "unbalanced bracket"));
     };
@@ -510,7 +598,7 @@ fn close(
     let n = &mut nodes[i];
     n.end = pos as u32 + 1;
     n.next = next;
-    Ok(pos + 1)
+    Ok((pos + 1, i))
 }
 
 /// Bytes that end the fast scan through a string: `"`, `\\` and control characters.
@@ -647,18 +735,22 @@ mod tests {
 
     /// Rebuilds a serde_json Value from the tape, to compare with serde_json's own parse.
     fn to_value(t: &Tape, i: usize) -> Value {
+        view_value(t.view(), i)
+    }
+
+    fn view_value(t: TapeView<'_>, i: usize) -> Value {
         match t.node(i).kind {
             Kind::Null => Value::Null,
             Kind::True => Value::Bool(true),
             Kind::False => Value::Bool(false),
             Kind::Number => serde_json::from_slice(t.raw(i)).unwrap(),
             Kind::Str | Kind::EscStr => Value::String(t.string(i).unwrap().into_owned()),
-            Kind::Array => Value::Array(t.children(i).map(|c| to_value(t, c)).collect()),
+            Kind::Array => Value::Array(t.children(i).map(|c| view_value(t, c)).collect()),
             Kind::Object => {
                 let mut map = serde_json::Map::new();
                 let mut it = t.children(i);
                 while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                    map.insert(t.string(k).unwrap().into_owned(), to_value(t, v));
+                    map.insert(t.string(k).unwrap().into_owned(), view_value(t, v));
                 }
                 Value::Object(map)
             }
@@ -769,7 +861,10 @@ mod tests {
     fn pointers_members_and_elements() {
         let t = tape(r#"{"a/b":[10,{"x~y":"z"}],"k":"v\u0041"}"#).unwrap();
         let r = t.root();
-        assert_eq!(t.number(t.pointer(r, "/a~1b/0").unwrap()), Some(10.0));
+        assert_eq!(
+            t.view().number(t.pointer(r, "/a~1b/0").unwrap()),
+            Some(10.0)
+        );
         assert_eq!(
             t.string(t.pointer(r, "/a~1b/1/x~0y").unwrap()).unwrap(),
             "z"
@@ -782,7 +877,10 @@ mod tests {
         assert_eq!(t.children(t.pointer(r, "/a~1b").unwrap()).count(), 2);
         // A repeated key counts by its last value, as JSON.parse has it.
         let t = tape(r#"{"k":1,"k":2}"#).unwrap();
-        assert_eq!(t.number(t.pointer(t.root(), "/k").unwrap()), Some(2.0));
+        assert_eq!(
+            t.view().number(t.pointer(t.root(), "/k").unwrap()),
+            Some(2.0)
+        );
     }
 
     /// The fast path for short decimals gives bit for bit what `str::parse` gives, or declines.
@@ -913,5 +1011,79 @@ mod tests {
             accepted > 0 && rejected > 0,
             "{accepted} accepted, {rejected} rejected"
         );
+    }
+
+    /// The structure of node `i`: kinds, text ranges and children (checks every node field).
+    fn shape(t: TapeView<'_>, i: usize) -> String {
+        let n = t.node(i);
+        let children: Vec<String> = t.children(i).map(|c| shape(t, c)).collect();
+        format!("{:?}{}..{}[{}]", n.kind, n.start, n.end, children.join(","))
+    }
+
+    /// `for_each_root_element` must see exactly what `Tape::parse` builds: the same elements
+    /// (same values, same text), the same kind and count, and the same error where it fails.
+    fn assert_root_elements_match(bytes: &[u8]) {
+        let mut seen = Vec::new();
+        let streamed = for_each_root_element(bytes, |view, node| {
+            seen.push((shape(view, node), view.json_text(node).to_vec()));
+        });
+        match (Tape::parse(bytes.to_vec()), streamed) {
+            (Ok(t), Ok((kind, count))) => {
+                let root = t.node(t.root()).kind;
+                assert_eq!(kind, root);
+                let expected: Vec<_> = if root == Kind::Array {
+                    t.children(t.root())
+                        .map(|c| (shape(t.view(), c), t.json_text(c).to_vec()))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                assert_eq!(count, expected.len() as u64);
+                assert_eq!(seen, expected, "{:?}", String::from_utf8_lossy(bytes));
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b),
+            (a, b) => panic!(
+                "{:?}: parse {:?}, for_each_root_element {:?}",
+                String::from_utf8_lossy(bytes),
+                a.map(|_| ()),
+                b
+            ),
+        }
+    }
+
+    #[test]
+    fn root_elements_stream_like_the_tape() {
+        for s in VALID {
+            assert_root_elements_match(s.as_bytes());
+        }
+        assert_root_elements_match(br#"[{"a":1,"b":[true,{"c":null}]},[],{},"x",-0.5,[[1],[2]]]"#);
+        assert_root_elements_match(br#"{"not":"an array"}"#);
+        // Mutations of arrays of records: valid ones must agree, broken ones fail the same way.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = b"[]{}\",:0123456789.eE-tfnul \\";
+        for n in 0..5_000 {
+            let mut bytes = format!(
+                "[{},{}]",
+                VALID[n % VALID.len()],
+                VALID[(n / 3) % VALID.len()]
+            )
+            .into_bytes();
+            for _ in 0..(next() % 3) {
+                let at = (next() as usize) % bytes.len();
+                let b = alphabet[(next() as usize) % alphabet.len()];
+                if next() % 2 == 0 {
+                    bytes[at] = b;
+                } else {
+                    bytes.insert(at, b);
+                }
+            }
+            assert_root_elements_match(&bytes);
+        }
     }
 }

@@ -64,6 +64,9 @@ mod js_pool;
 mod js_support;
 #[cfg(all(target_arch = "wasm32", feature = "json"))]
 pub mod json;
+#[cfg(feature = "json")]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod json_columns;
 #[cfg(all(target_arch = "wasm32", feature = "json"))]
 mod json_dataset;
 #[cfg(all(target_arch = "wasm32", feature = "json"))]

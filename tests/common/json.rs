@@ -1,7 +1,7 @@
 //! The JSON service: every input, every query, columns, malformed and hostile input.
 
 use wasm_bindgen::JsCast;
-use wasm_isolates::json::{Column, JsonDocument};
+use wasm_isolates::json::{parse_columns, Column, Columns, JsonDocument, JsonSource};
 use wasm_isolates::{IsolateError, TransferBuffer};
 
 const SAMPLE: &str = r#"[
@@ -73,6 +73,68 @@ pub async fn json_queries_match_json_parse() {
         doc.select("/0", &["x"]).await,
         Err(IsolateError::Json { .. })
     ));
+    assert_eq!(doc.len("").await.unwrap(), 3);
+}
+
+/// The columns as comparable values (`None` for NaN, strings decoded).
+fn column_values(cols: &Columns) -> Vec<Vec<serde_json::Value>> {
+    use serde_json::Value;
+    let number = |x: f64| if x.is_nan() { Value::Null } else { x.into() };
+    cols.columns
+        .iter()
+        .map(|c| match c {
+            Column::Number(v) => v.to_vec().into_iter().map(number).collect(),
+            Column::Bool(v) => v.to_vec().into_iter().map(Value::from).collect(),
+            Column::Text { utf8, offsets } => {
+                let (utf8, offsets) = (utf8.to_vec(), offsets.to_vec());
+                offsets
+                    .windows(2)
+                    .map(|w| String::from_utf8_lossy(&utf8[w[0] as usize..w[1] as usize]).into())
+                    .collect()
+            }
+            _ => vec![Value::from("missing")],
+        })
+        .collect()
+}
+
+/// `parse_columns` (fields picked out while parsing, no document kept) gives what `select` gives
+/// on the parsed document, from every source; errors are typed and the service keeps working.
+pub async fn json_parse_columns_equals_select() {
+    let fields = ["lat", "name", "ok", "loc/x", "nothing", "/id"];
+    let doc = JsonDocument::parse_bytes(bytes(SAMPLE)).await.unwrap();
+    let expected = doc.select("", &fields).await.unwrap();
+    let from_bytes = parse_columns(JsonSource::Bytes(bytes(SAMPLE)), &fields)
+        .await
+        .unwrap();
+    assert_eq!(from_bytes.len, 3);
+    assert_eq!(from_bytes.fields, expected.fields);
+    assert_eq!(column_values(&from_bytes), column_values(&expected));
+    let js: js_sys::JsString = wasm_bindgen::JsValue::from_str(SAMPLE).unchecked_into();
+    let from_text = parse_columns(JsonSource::Text(js), &fields).await.unwrap();
+    assert_eq!(column_values(&from_text), column_values(&expected));
+    let from_blob = parse_columns(JsonSource::Blob(blob_of(SAMPLE)), &fields)
+        .await
+        .unwrap();
+    assert_eq!(column_values(&from_blob), column_values(&expected));
+
+    match parse_columns(JsonSource::Bytes(bytes("[{\"lat\":1},\n x]")), &fields).await {
+        Err(IsolateError::Json { line, column, .. }) => {
+            assert_eq!((line, column), (Some(2), Some(2)))
+        }
+        other => panic!("expected Json error, got {other:?}"),
+    }
+    match parse_columns(JsonSource::Bytes(bytes(r#"{"lat":1}"#)), &fields).await {
+        Err(IsolateError::Json { message, .. }) => assert!(message.contains("not an array")),
+        other => panic!("expected Json error, got {other:?}"),
+    }
+    let after = parse_columns(JsonSource::Bytes(bytes("[{\"lat\":2}]")), &["lat"])
+        .await
+        .unwrap();
+    assert_eq!(
+        column_values(&after),
+        vec![vec![serde_json::Value::from(2.0)]]
+    );
+    // The document parsed first is untouched by the column runs in other isolates.
     assert_eq!(doc.len("").await.unwrap(), 3);
 }
 

@@ -182,6 +182,11 @@ macro_rules! wasm_isolates_suite {
         }
 
         #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn json_parse_columns_equals_select() {
+            common::json::json_parse_columns_equals_select().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
         async fn json_every_input_kind() {
             common::json::json_every_input_kind().await;
         }

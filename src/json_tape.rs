@@ -308,30 +308,29 @@ fn short_decimal(raw: &[u8]) -> Option<f64> {
         Some((b'-', rest)) => (true, rest),
         _ => (false, raw),
     };
+    let (int, fraction) = match digits.iter().position(|&b| b == b'.') {
+        Some(dot) => (&digits[..dot], &digits[dot + 1..]),
+        None => (digits, &[][..]),
+    };
+    let scale = *POW10.get(fraction.len())?;
+    if int.is_empty() {
+        return None;
+    }
     let mut mantissa: u64 = 0;
-    let mut count = 0u32;
-    let mut fraction: Option<usize> = None;
-    for &b in digits {
-        match b {
-            b'0'..=b'9' => {
-                if count == 19 {
-                    return None;
-                }
-                mantissa = mantissa * 10 + u64::from(b - b'0');
-                // Leading zeros take no room in the mantissa.
-                if mantissa > 0 {
-                    count += 1;
-                }
-                if let Some(f) = fraction.as_mut() {
-                    *f += 1;
-                }
-            }
-            b'.' if fraction.is_none() => fraction = Some(0),
-            _ => return None,
+    // Significant digits (leading zeros take no room): at most 19, so no u64 overflow.
+    let mut significant = 0u32;
+    for &b in int.iter().chain(fraction) {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None; // an exponent: `str::parse`
+        }
+        mantissa = mantissa * 10 + u64::from(digit);
+        significant += u32::from(mantissa != 0);
+        if significant > 19 {
+            return None;
         }
     }
-    let scale = *POW10.get(fraction.unwrap_or(0))?;
-    if digits.is_empty() || mantissa > 1 << 53 {
+    if mantissa > 1 << 53 {
         return None;
     }
     let value = mantissa as f64 / scale;

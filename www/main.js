@@ -50,6 +50,10 @@ const MAX_N = 50_000_000;
 async function measure(fn, { trace = false, stalls = false } = {}) {
   await nextFrame(); // settle: let any work queued by the preparation run first
   const start = await nextFrame(); // align with a frame boundary
+  // Open the window in the task after that frame, not inside its rAF callback: the frame's own
+  // rendering (style, paint of DOM changes made before the run, such as the status line) runs
+  // after the callbacks and is not the strategy's work.
+  await afterRendering();
   const frames = recordFrames(start);
   const probe = startBusyProbe({ keep: stalls });
   const longTasks = recordLongTasks();
@@ -85,6 +89,18 @@ async function measure(fn, { trace = false, stalls = false } = {}) {
     // With `stalls`: every counted stall, [{at (ms after the window opened), ms}].
     stalls: stalls ? busy.stalls.map((s) => ({ at: round1(s.at - t0), ms: round1(s.ms) })) : undefined,
   };
+}
+
+/** Resolves in a task queued now: from a rAF callback, that task runs after the frame is rendered. */
+function afterRendering() {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
 }
 
 /**

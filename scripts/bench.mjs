@@ -26,17 +26,17 @@
 // Report: target/bench/report.json, an array of rows. The first row is {"row": "meta", ...} (date,
 // options, browsers, machine); each JSON-strategy row is
 //   {"row": "json", "engine": "chromium", "dataset": "points", "mb": 50, "strategy": "handle",
-//    "total_ms", "main_blocked_ms", "main_work_ms", "longest_task_ms", "max_gap_ms", "missed_frames",
+//    "total_ms", "main_blocked_ms", "main_busy_ms", "longest_task_ms", "max_gap_ms", "missed_frames",
 //    "frames_lost", "long_tasks", "runs", "ok", "key_order", "bytes", "records"}
 // (long_tasks is null in Firefox, which has no Long Tasks API; ok: the warm-up run's result equals
 // JSON.parse's). Per engine, one {"row": "probe_control", "engine", "busy_ms", "main_blocked_ms",
-// "main_blocked_max_ms", "main_work_ms", "missed_frames", "runs"}: the same window around a plain
+// "main_blocked_max_ms", "main_busy_ms", "missed_frames", "runs"}: the same window around a plain
 // worker spinning for busy_ms while the page does nothing — what the probe reads with no work on
 // the main thread. Two instruments for the main thread: main_blocked_ms is the page's busy probe
 // (www/probe.js: how late the thread answered, whatever the cause, the OS's descheduling
-// included), every engine; main_work_ms and longest_task_ms come from N more runs under a
-// Chromium performance trace (scripts/trace.mjs: CPU time of the main thread's tasks of 1 ms or
-// more in the window; null in Firefox, whose driver here has no tracing). A failed cell is a row with "error" instead of numbers. More row kinds: add a
+// included), every engine; main_busy_ms and longest_task_ms come from N more runs under a
+// Chromium performance trace (scripts/trace.mjs: wall time of the main thread's tasks that did
+// 1 ms or more of CPU work in the window; null in Firefox, whose driver here has no tracing). A failed cell is a row with "error" instead of numbers. More row kinds: add a
 // suite to SUITES below; its rows go into the same report (e.g. {"row": "rtt", ...}).
 //
 // Comparison suites (issue 8): wasm-isolates ("ours": the hidden __bench* exports of the glue) side
@@ -217,11 +217,11 @@ async function probeControl(page, engine, runs, log) {
       ...base,
       main_blocked_ms: round1(median(probe.map((r) => r.mainBlockedMs))),
       main_blocked_max_ms: round1(Math.max(...probe.map((r) => r.mainBlockedMs))),
-      main_work_ms: work.length ? round1(median(work.map((w) => w.workMs))) : null,
+      main_busy_ms: work.length ? round1(median(work.map((w) => w.busyMs))) : null,
       missed_frames: median(probe.map((r) => r.missedFrames)),
       runs,
     };
-    log(`${engine} control: a worker busy ${CONTROL_MS} ms, the page idle: probe blocked ${fmtMs(row.main_blocked_ms)} (max ${fmtMs(row.main_blocked_max_ms)}), work ${fmtMs(row.main_work_ms)}`);
+    log(`${engine} control: a worker busy ${CONTROL_MS} ms, the page idle: probe blocked ${fmtMs(row.main_blocked_ms)} (max ${fmtMs(row.main_blocked_max_ms)}), busy ${fmtMs(row.main_busy_ms)}`);
     return row;
   } catch (err) {
     const error = String(err?.message ?? err).split('\n')[0];
@@ -299,7 +299,7 @@ async function jsonSuite(ctx) {
               missed_frames: median(runs.map((r) => r.missedFrames)),
               frames_lost: median(runs.map((r) => r.framesLost)),
               long_tasks: runs[0].longTasks === null ? null : median(runs.map((r) => r.longTasks)),
-              main_work_ms: traced.length ? round1(median(traced.map((t) => t.workMs))) : null,
+              main_busy_ms: traced.length ? round1(median(traced.map((t) => t.busyMs))) : null,
               longest_task_ms: traced.length ? round1(median(traced.map((t) => t.longestMs))) : null,
               runs: runs.length,
               ok: first.ok,
@@ -309,7 +309,7 @@ async function jsonSuite(ctx) {
             };
             if (!first.ok) row.problems = first.verify?.problems ?? [];
             rows.push(row);
-            log(`  ${strategy.padEnd(12)} total ${fmtMs(row.total_ms)}  blocked ${fmtMs(row.main_blocked_ms)}  work ${fmtMs(row.main_work_ms)}  max gap ${fmtMs(row.max_gap_ms)}  missed ${row.missed_frames}${row.ok ? '' : '  CHECK FAILED'}`);
+            log(`  ${strategy.padEnd(12)} total ${fmtMs(row.total_ms)}  blocked ${fmtMs(row.main_blocked_ms)}  busy ${fmtMs(row.main_busy_ms)}  max gap ${fmtMs(row.max_gap_ms)}  missed ${row.missed_frames}${row.ok ? '' : '  CHECK FAILED'}`);
           } catch (err) {
             const error = String(err?.message ?? err).split('\n')[0];
             rows.push({ ...base, error });
@@ -609,7 +609,7 @@ export function table(rows) {
     ['strategy', (r) => r.strategy],
     ['total ms', (r) => (r.error ? 'error' : r.total_ms.toFixed(1))],
     ['main blocked ms', (r) => (r.error ? '' : r.main_blocked_ms.toFixed(1))],
-    ['main work ms', (r) => (r.error ? '' : r.main_work_ms === null ? 'n/a' : r.main_work_ms.toFixed(1))],
+    ['main busy ms', (r) => (r.error ? '' : r.main_busy_ms === null ? 'n/a' : r.main_busy_ms.toFixed(1))],
     ['max gap ms', (r) => (r.error ? '' : r.max_gap_ms.toFixed(1))],
     ['missed frames', (r) => (r.error ? '' : String(r.missed_frames))],
     ['long tasks', (r) => (r.error ? '' : r.long_tasks === null ? 'n/a' : String(r.long_tasks))],
@@ -791,14 +791,14 @@ async function main() {
   if (rows.some((r) => r.row === 'json')) {
     console.log(`\n${table(rows)}\n`);
     console.log('total: end to end; main blocked: time the page could run nothing else (a probe asks for a turn every ms;');
-    console.log('the OS descheduling the main thread counts too); main work: CPU time of main-thread tasks of 1 ms or more,');
-    console.log('from a performance trace (Chromium); max gap: longest requestAnimationFrame gap; missed frames: rAF gaps');
+    console.log('the OS descheduling the main thread counts too); main busy: wall time of main-thread tasks that worked 1 ms');
+    console.log('or more, from a performance trace (Chromium); max gap: longest requestAnimationFrame gap; missed frames: rAF gaps');
     console.log('over 25 ms; medians of each figure.');
     for (const r of rows.filter((x) => x.row === 'probe_control')) {
       console.log(r.error
         ? `control (${r.engine}): FAILED: ${r.error}`
         : `control (${r.engine}): a plain worker busy ${r.busy_ms} ms, the page idle: main blocked ${fmtMs(r.main_blocked_ms)} `
-          + `(max ${fmtMs(r.main_blocked_max_ms)}), main work ${fmtMs(r.main_work_ms)}: the probe's floor on this machine.`);
+          + `(max ${fmtMs(r.main_blocked_max_ms)}), main busy ${fmtMs(r.main_busy_ms)}: the probe's floor on this machine.`);
     }
   }
   const cmp = compareTable(rows);

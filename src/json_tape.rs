@@ -906,13 +906,7 @@ mod tests {
                 None => assert!(!fast, "{text} declined"),
             }
         }
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift(0x9E37_79B9_7F4A_7C15u64);
         let mut fast = 0;
         for _ in 0..200_000 {
             let mantissa = next() >> (next() % 64);
@@ -943,13 +937,7 @@ mod tests {
     /// `WASM_ISOLATES_FUZZ_ITERS` (default 20,000; the long run in the README uses 5,000,000).
     #[test]
     fn differential_fuzz_against_serde_json() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift(0x2545_F491_4F6C_DD1Du64);
         let alphabet = b"[]{}\",:0123456789.eE+-tfnrulsa \\/u\n";
         let iterations: usize = std::env::var("WASM_ISOLATES_FUZZ_ITERS")
             .ok()
@@ -1058,13 +1046,7 @@ mod tests {
         assert_root_elements_match(br#"[{"a":1,"b":[true,{"c":null}]},[],{},"x",-0.5,[[1],[2]]]"#);
         assert_root_elements_match(br#"{"not":"an array"}"#);
         // Mutations of arrays of records: valid ones must agree, broken ones fail the same way.
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift(0x9E37_79B9_7F4A_7C15u64);
         let alphabet = b"[]{}\",:0123456789.eE-tfnul \\";
         for n in 0..5_000 {
             let mut bytes = format!(

@@ -44,6 +44,8 @@ mod run;
 #[cfg(target_arch = "wasm32")]
 mod stream;
 mod task;
+#[cfg(test)]
+mod test_rng;
 pub mod transfer;
 
 #[cfg(target_arch = "wasm32")]

@@ -541,13 +541,7 @@ mod tests {
     /// A small deterministic fuzz: random and mutated inputs never panic.
     #[test]
     fn decoder_never_panics() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift(0x9E37_79B9_7F4A_7C15u64);
         let seeds: Vec<Vec<u8>> = samples().iter().map(|e| e.encode(b"xyz")).collect();
         let iterations: usize = std::env::var("WASM_ISOLATES_FUZZ_ITERS")
             .ok()

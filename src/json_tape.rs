@@ -613,17 +613,45 @@ const STRING_STOP: [bool; 256] = {
     t
 };
 
+/// The first byte at or after `from` that ends a run of plain string bytes (`"`, `\\` or a
+/// control character; see [`STRING_STOP`]), eight bytes at a time while eight remain.
+///
+/// The word test is the classic "has a zero byte" trick: for each byte `b` of `w ^ pattern`,
+/// `(b - 1) & !b & 0x80` is set when `b == 0`, and for `w` itself `(b - 0x20) & !b & 0x80` when
+/// `b < 0x20`. A borrow can flag a byte *above* a true match, never below one, so the lowest flag
+/// is exact — and the lowest is all we use.
+#[inline]
+fn string_stop(text: &[u8], from: usize) -> Option<usize> {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(LOW) & !x & HIGH;
+    let mut i = from;
+    while let Some(chunk) = text.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let flags = zero_byte(w ^ (LOW * u64::from(b'"')))
+            | zero_byte(w ^ (LOW * u64::from(b'\\')))
+            | (w.wrapping_sub(LOW * 0x20) & !w & HIGH);
+        if flags != 0 {
+            return Some(i + (flags.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    text.get(i..)?
+        .iter()
+        .position(|&b| STRING_STOP[b as usize])
+        .map(|run| i + run)
+}
+
 fn string(text: &[u8], nodes: &mut Vec<Node>, pos: usize) -> Result<usize, SyntaxError> {
     let start = pos + 1;
     let mut i = start;
     let mut escaped = false;
     loop {
         // Fast scan to the next byte that needs a look.
-        let run = text[i..]
-            .iter()
-            .position(|&b| STRING_STOP[b as usize])
+        i = string_stop(text, i)
             .ok_or_else(|| error_at(text, text.len(), "unterminated string"))?;
-        i += run;
         match text[i] {
             b'"' => break,
             b'\\' => {
@@ -1065,6 +1093,54 @@ mod tests {
                 }
             }
             assert_root_elements_match(&bytes);
+        }
+    }
+
+    #[test]
+    fn string_stop_finds_the_first_stop_byte() {
+        let simple = |text: &[u8], from: usize| {
+            text[from..]
+                .iter()
+                .position(|&b| STRING_STOP[b as usize])
+                .map(|run| from + run)
+        };
+        let mut next = crate::test_rng::xorshift(0x51_7CC1_B727_220A);
+        // Every byte value at every offset of a 20-byte run, behind every other stop byte.
+        for stop in 0..=255u8 {
+            for at in 0..20 {
+                let mut text = vec![b'a'; 20];
+                text[at] = stop;
+                for from in 0..=at {
+                    assert_eq!(
+                        string_stop(&text, from),
+                        simple(&text, from),
+                        "{stop} at {at} from {from}"
+                    );
+                }
+            }
+        }
+        // Random text, mostly plain bytes and UTF-8 (bytes over 0x7f must never stop the scan).
+        for _ in 0..20_000 {
+            let len = (next() % 40) as usize;
+            let text: Vec<u8> = (0..len)
+                .map(|_| match next() % 16 {
+                    0 => b'"',
+                    1 => b'\\',
+                    2 => (next() % 0x20) as u8,
+                    3..=5 => 0x80 | (next() % 0x80) as u8,
+                    _ => b' ' + (next() % 0x5f) as u8,
+                })
+                .collect();
+            let from = if len == 0 {
+                0
+            } else {
+                (next() as usize) % (len + 1)
+            };
+            assert_eq!(
+                string_stop(&text, from),
+                simple(&text, from),
+                "{text:?} from {from}"
+            );
         }
     }
 }

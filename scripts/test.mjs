@@ -100,29 +100,69 @@ function browserEnv(engine, coi, geckodriver) {
 // ---- running steps ---------------------------------------------------------------------------
 const results = [];
 
-function runStep(name, cmd, args, env = process.env) {
+/**
+ * Runs one step, its output shown as it comes; resolves with whether it passed. With
+ * `retryPageHang`, a wasm step whose browser page never reported a single test (see
+ * pageNeverReported) runs once more; both attempts are printed and the summary says so.
+ */
+async function runStep(name, cmd, args, env = process.env, { retryPageHang = false } = {}) {
+  const banner = `== ${name}: ${[cmd, ...args].join(' ')}`;
+  console.log(`\n${'='.repeat(Math.min(banner.length, 100))}\n${banner}\n${'='.repeat(Math.min(banner.length, 100))}`);
+  const started = Date.now();
+  let attempt = await runChild(cmd, args, env);
+  let note = '';
+  if (!attempt.ok && retryPageHang && pageNeverReported(attempt.output)) {
+    console.log(`\n-- ${name}: the browser page never reported a test (chromedriver: renderer timed out); running it once more`);
+    note = 'passed on the second attempt after a page that never loaded';
+    attempt = await runChild(cmd, args, env);
+    if (!attempt.ok) note = 'failed twice';
+  }
+  const secs = (Date.now() - started) / 1000;
+  const detail = [attempt.detail, note].filter(Boolean).join('; ');
+  results.push({ name, ok: attempt.ok, secs, detail });
+  console.log(`\n-- ${name}: ${attempt.ok ? 'PASS' : 'FAIL'}${detail ? ` (${detail})` : ''} in ${secs.toFixed(1)} s`);
+  return attempt.ok;
+}
+
+/** Runs a child with its output passed through; resolves {ok, detail, output (the last 64 KiB)}. */
+function runChild(cmd, args, env) {
   return new Promise((resolve) => {
-    const banner = `== ${name}: ${[cmd, ...args].join(' ')}`;
-    console.log(`\n${'='.repeat(Math.min(banner.length, 100))}\n${banner}\n${'='.repeat(Math.min(banner.length, 100))}`);
-    const started = Date.now();
-    const finish = (ok, detail) => {
-      const secs = (Date.now() - started) / 1000;
-      results.push({ name, ok, secs, detail });
-      console.log(`\n-- ${name}: ${ok ? 'PASS' : 'FAIL'}${detail ? ` (${detail})` : ''} in ${secs.toFixed(1)} s`);
-      resolve(ok);
+    let output = '';
+    const keep = (chunk, to) => {
+      to.write(chunk);
+      output = (output + chunk.toString('utf8')).slice(-65536);
     };
     let child;
     try {
-      child = spawn(cmd, args, { cwd: ROOT, env, stdio: 'inherit' });
+      child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['inherit', 'pipe', 'pipe'] });
     } catch (err) {
-      return finish(false, `could not start: ${err.message}`);
+      resolve({ ok: false, detail: `could not start: ${err.message}`, output });
+      return;
     }
-    child.on('error', (err) => finish(false, `could not start ${cmd}: ${err.message}`));
-    child.on('exit', (code, signal) => {
-      if (code === 0) finish(true);
-      else finish(false, signal ? `killed by ${signal}` : `exit ${code}`);
+    child.stdout.on('data', (c) => keep(c, process.stdout));
+    child.stderr.on('data', (c) => keep(c, process.stderr));
+    child.on('error', (err) => resolve({ ok: false, detail: `could not start ${cmd}: ${err.message}`, output }));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve({ ok: true, detail: '', output });
+      else resolve({ ok: false, detail: signal ? `killed by ${signal}` : `exit ${code}`, output });
     });
   });
+}
+
+/**
+ * Whether a failed wasm step failed because the runner's page never reported anything: the
+ * last suite started says nothing after "Running", chromedriver timed out waiting for the
+ * renderer, and the runner could not detect a single test. Seen about once in eight Chromium
+ * runs without cross-origin isolation, always before the first test's output, never with a test
+ * failing; not understood yet (see the README's Tests section). A run in which any test
+ * reported — passed or failed — is never retried.
+ */
+function pageNeverReported(output) {
+  const lastSuite = output.slice(output.lastIndexOf('Running tests/'));
+  return lastSuite.includes('Timed out receiving message from renderer')
+    && lastSuite.includes('Failed to detect test as having been run')
+    && !/^test .+ \.\.\. /m.test(lastSuite)
+    && !/test result:/.test(lastSuite);
 }
 
 function recordFailure(name, detail) {
@@ -154,14 +194,14 @@ if (wanted('wasm')) {
         recordFailure(name, `geckodriver not found on PATH (${process.env.PATH})`);
         continue;
       }
-      await runStep(name, 'cargo', ['test', '--target', 'wasm32-unknown-unknown'], browserEnv(engine, coi, geckodriver));
+      await runStep(name, 'cargo', ['test', '--target', 'wasm32-unknown-unknown'], browserEnv(engine, coi, geckodriver), { retryPageHang: true });
     }
   }
   // The gloo-worker interop (feature `gloo`, tests/gloo.rs) in Firefox, isolation on and off.
-  // Not in Chromium for now: with the feature on, the runner's page sometimes never finished
-  // loading in Chromium without isolation (chromedriver: "Timed out receiving message from
-  // renderer", before any test ran; 2 runs in 6 against 0 in 4 without the feature). Not yet
-  // understood; the suite itself passed in Chromium both ways when run by hand.
+  // Not in Chromium for now: the runner's page sometimes never finished loading in Chromium
+  // without isolation (chromedriver: "Timed out receiving message from renderer", before any
+  // test ran) — first seen with this feature on (2 runs in 6), since then also without it (1 in
+  // 6 or 8); not yet understood. The suite itself passed in Chromium both ways by hand.
   if (geckodriver) {
     for (const coi of [true, false]) {
       await runStep(`wasm: firefox, isolation ${coi ? 'on' : 'off'}, gloo suite`, 'cargo',

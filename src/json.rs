@@ -337,7 +337,9 @@ async fn columns_of_source(args: (Source, Vec<String>)) -> Result<Columns, JsonF
         json_tape::for_each_root_element(&bytes, |view, record| builder.record(view, record))
             .map_err(syntax_failure)?;
     if kind != Kind::Array {
-        return Err(failure("the value at `` is not an array"));
+        return Err(failure(
+            "the top-level value is not an array (columns are taken from an array of records)",
+        ));
     }
     Ok(finish_columns(builder, fields))
 }

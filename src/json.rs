@@ -542,17 +542,17 @@ impl JsonDocument {
 
     /// Parses bytes (moved to the isolate by transfer; nothing is copied on this thread).
     pub async fn parse_bytes(bytes: TransferBuffer<u8>) -> Result<Self, IsolateError> {
-        Self::open(Source::Bytes(bytes), Self::isolate()?).await
+        Self::parse(JsonSource::Bytes(bytes)).await
     }
 
     /// Fetches `url` in the isolate and parses the body there.
     pub async fn fetch(url: &str) -> Result<Self, IsolateError> {
-        Self::open(Source::Url(url.to_string()), Self::isolate()?).await
+        Self::parse(JsonSource::Url(url.to_string())).await
     }
 
     /// Reads a `Blob` (or `File`) in the isolate and parses it.
     pub async fn parse_blob(blob: web_sys::Blob) -> Result<Self, IsolateError> {
-        Self::open(Source::Blob(Transferable(blob)), Self::isolate()?).await
+        Self::parse(JsonSource::Blob(blob)).await
     }
 
     /// Parses a JS string, sent to the isolate in slices small enough for one frame each

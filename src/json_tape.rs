@@ -535,7 +535,8 @@ fn parse_into(
         }
         // 2. After a complete value: `,`, a closing bracket, or the end.
         loop {
-            if stack.len() == 1 && stack[0] == 0 && nodes[0].kind == Kind::Array {
+            // Inside the top level (node 0) when it is an array: `done` is one of its elements.
+            if stack.len() == 1 && nodes[0].kind == Kind::Array {
                 let view = TapeView { text, nodes };
                 if on_root_element(view, done) {
                     nodes.truncate(done);

@@ -2,7 +2,7 @@
 //! (`JsonDocument::select`) or while the text is parsed (`parse_columns`), which is why the
 //! builder takes a [`TapeView`]. Plain vectors here; `json` moves them into transferable buffers.
 
-use crate::json_tape::{pointer_tokens, Kind, TapeView};
+use crate::json_tape::{for_each_root_element, pointer_tokens, Kind, SyntaxError, TapeView};
 
 /// A finished column.
 #[derive(Debug, PartialEq)]
@@ -15,6 +15,49 @@ pub(crate) enum RecordColumn {
     Text { utf8: Vec<u8>, offsets: Vec<u32> },
     /// No number, string or boolean: the first value was an array or object, or there is none.
     Missing,
+}
+
+/// A column as built over one part of a split document (see `json_split`), to be continued by
+/// the parts after it: unlike a [`RecordColumn`], it still tells "no value yet" (`Untyped`) from
+/// "an array or object came first" (`Missing`), which decide differently how the next part joins.
+#[derive(Debug, PartialEq)]
+pub(crate) enum ColumnPart {
+    /// No value other than `null` yet, in this many records.
+    Untyped(u64),
+    Number(Vec<f64>),
+    Bool(Vec<u8>),
+    Text {
+        utf8: Vec<u8>,
+        offsets: Vec<u32>,
+    },
+    Missing,
+}
+
+/// Why a part cannot continue the columns before it: the column's type was set by an earlier
+/// part and this part typed it otherwise. The values that would have been kept are gone (a text
+/// column does not keep numbers), so the document is read again in one piece.
+#[derive(Debug, PartialEq)]
+pub(crate) struct TypeMismatch;
+
+/// Why no columns come out of a text.
+#[derive(Debug)]
+pub(crate) enum ColumnsTextError {
+    Syntax(SyntaxError),
+    NotAnArray,
+}
+
+/// The columns of `fields` over the top-level array of `text`, built while it is parsed.
+pub(crate) fn columns_of_text(
+    text: &[u8],
+    fields: &[String],
+) -> Result<ColumnsBuilder, ColumnsTextError> {
+    let mut builder = ColumnsBuilder::new(fields);
+    let (kind, _) = for_each_root_element(text, |view, record| builder.record(view, record))
+        .map_err(ColumnsTextError::Syntax)?;
+    if kind != Kind::Array {
+        return Err(ColumnsTextError::NotAnArray);
+    }
+    Ok(builder)
 }
 
 /// Builds columns record by record: for each field (`"lat"` or a nested path
@@ -117,6 +160,41 @@ impl ColumnsBuilder {
     }
 }
 
+impl ColumnsBuilder {
+    /// Records seen so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// The record count and the columns as they stand, for the next part to continue.
+    pub(crate) fn into_parts(self) -> (u64, Vec<ColumnPart>) {
+        (
+            self.len,
+            self.columns
+                .into_iter()
+                .map(ColumnBuilder::into_part)
+                .collect(),
+        )
+    }
+
+    /// Continues these columns with those of the records that follow (`len` records, built by
+    /// another builder for the same fields): the result equals one builder fed all records.
+    pub(crate) fn append(&mut self, len: u64, parts: Vec<ColumnPart>) -> Result<(), TypeMismatch> {
+        if parts.len() != self.columns.len() {
+            return Err(TypeMismatch);
+        }
+        // Check every column before changing any, so a mismatch leaves `self` as it was.
+        if !self.columns.iter().zip(&parts).all(|(c, p)| c.accepts(p)) {
+            return Err(TypeMismatch);
+        }
+        for (column, part) in self.columns.iter_mut().zip(parts) {
+            column.append(part);
+        }
+        self.len += len;
+        Ok(())
+    }
+}
+
 impl ColumnBuilder {
     fn push(&mut self, tape: TapeView<'_>, value: Option<usize>) {
         let kind = value.map(|v| tape.node(v).kind);
@@ -148,6 +226,91 @@ impl ColumnBuilder {
                 }
                 offsets.push(utf8.len().min(u32::MAX as usize) as u32);
             }
+        }
+    }
+
+    fn into_part(self) -> ColumnPart {
+        match self {
+            ColumnBuilder::Untyped(n) => ColumnPart::Untyped(n as u64),
+            ColumnBuilder::Missing => ColumnPart::Missing,
+            ColumnBuilder::Number(values) => ColumnPart::Number(values),
+            ColumnBuilder::Bool(values) => ColumnPart::Bool(values),
+            ColumnBuilder::Text { utf8, offsets } => ColumnPart::Text { utf8, offsets },
+        }
+    }
+
+    /// Whether `part` can follow this column (see [`TypeMismatch`]).
+    fn accepts(&self, part: &ColumnPart) -> bool {
+        match (self, part) {
+            // The type is open, or already fixed as missing: anything may follow.
+            (ColumnBuilder::Untyped(_) | ColumnBuilder::Missing, _) => true,
+            // Records with nothing but `null` there read as missing values of any type.
+            (_, ColumnPart::Untyped(_)) => true,
+            (ColumnBuilder::Number(_), ColumnPart::Number(_)) => true,
+            (ColumnBuilder::Bool(_), ColumnPart::Bool(_)) => true,
+            (ColumnBuilder::Text { .. }, ColumnPart::Text { .. }) => true,
+            _ => false,
+        }
+    }
+
+    /// Appends `part` (checked with [`accepts`](Self::accepts)).
+    fn append(&mut self, part: ColumnPart) {
+        if let ColumnBuilder::Untyped(before) = *self {
+            // As `push` does when the first value comes: the earlier records are missing values
+            // of the type the part settled on; the part's own leading records are in it already.
+            *self = match part {
+                ColumnPart::Untyped(n) => ColumnBuilder::Untyped(before + n as usize),
+                ColumnPart::Missing => ColumnBuilder::Missing,
+                ColumnPart::Number(values) => {
+                    let mut all = vec![f64::NAN; before];
+                    all.extend(values);
+                    ColumnBuilder::Number(all)
+                }
+                ColumnPart::Bool(values) => {
+                    let mut all = vec![2; before];
+                    all.extend(values);
+                    ColumnBuilder::Bool(all)
+                }
+                ColumnPart::Text { utf8, offsets } => {
+                    let mut all = vec![0; before];
+                    all.extend(offsets);
+                    ColumnBuilder::Text { utf8, offsets: all }
+                }
+            };
+            return;
+        }
+        match (self, part) {
+            (ColumnBuilder::Missing, _) => {}
+            (ColumnBuilder::Number(values), ColumnPart::Untyped(n)) => {
+                values.extend(std::iter::repeat_n(f64::NAN, n as usize));
+            }
+            (ColumnBuilder::Bool(values), ColumnPart::Untyped(n)) => {
+                values.extend(std::iter::repeat_n(2, n as usize));
+            }
+            (ColumnBuilder::Text { offsets, .. }, ColumnPart::Untyped(n)) => {
+                let last = offsets.last().copied().unwrap_or(0);
+                offsets.extend(std::iter::repeat_n(last, n as usize));
+            }
+            (ColumnBuilder::Number(values), ColumnPart::Number(more)) => values.extend(more),
+            (ColumnBuilder::Bool(values), ColumnPart::Bool(more)) => values.extend(more),
+            (
+                ColumnBuilder::Text { utf8, offsets },
+                ColumnPart::Text {
+                    utf8: u,
+                    offsets: o,
+                },
+            ) => {
+                let base = utf8.len() as u64;
+                utf8.extend_from_slice(&u);
+                // The part's offsets start at its own 0 (its first entry is the join point).
+                offsets.extend(
+                    o.iter()
+                        .skip(1)
+                        .map(|&x| (base + u64::from(x)).min(u64::from(u32::MAX)) as u32),
+                );
+            }
+            // Excluded by `accepts`.
+            _ => {}
         }
     }
 

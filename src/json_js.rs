@@ -29,6 +29,7 @@ struct Options {
     pointer: String,
     fields: Vec<String>,
     budget_ms: f64,
+    parts: usize,
     signal: Option<web_sys::AbortSignal>,
     on_progress: Option<Function>,
 }
@@ -65,8 +66,20 @@ impl Options {
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| type_error("parseJson: fields must be an array of strings"))?,
         };
+        let parts = match field("parts") {
+            v if v.is_undefined() || v.is_null() => json::default_parts(),
+            v => match v.as_f64() {
+                Some(n) if n >= 1.0 && n.fract() == 0.0 => (n as usize).min(json::MAX_PARTS),
+                _ => {
+                    return Err(type_error(
+                        "parseJson: parts must be a whole number of at least 1",
+                    ))
+                }
+            },
+        };
         Ok(Options {
             mode,
+            parts,
             pointer: field("pointer").as_string().unwrap_or_default(),
             fields,
             budget_ms: field("budgetMs")
@@ -190,6 +203,12 @@ export interface ParseJsonOptions extends JsonObjectsOptions {
     mode?: "handle" | "columns" | "objects";
     /** Mode `columns`: the fields (paths such as `"location/lat"`). Default: the scalar fields of the first record. */
     fields?: readonly string[];
+    /**
+     * Mode `columns` with `fields` and the root array: cut a large document (4 MiB a part or more)
+     * into at most this many parts, parsed by as many isolates at once; 1 parses it in one piece.
+     * The result is the same either way. Default: `navigator.hardwareConcurrency - 1` (at least 1, at most 8).
+     */
+    parts?: number;
 }
 
 /** Strings of a column: record `i` is `utf8[offsets[i]..offsets[i + 1]]` (empty where missing). */
@@ -220,6 +239,8 @@ export interface JsonColumns {
     length: number;
     /** One column per field asked for, by field path. */
     columns: Record<string, JsonColumn>;
+    /** How many parts the document was parsed in at once (option `parts`); 1 when read in one piece. */
+    parts: number;
 }
 
 /** `JsonDocument.kind`: the type of the top-level value (`"closed"` once the document is closed). */
@@ -258,7 +279,8 @@ pub async fn parse_json(source: JsValue, options: JsValue) -> Result<JsValue, Js
         {
             // The records' fields are picked out as the parse goes; no document is kept.
             let fields: Vec<&str> = options.fields.iter().map(String::as_str).collect();
-            let columns = json::parse_columns_with(source, &fields, on_slice).await?;
+            let columns =
+                json::parse_columns_with(source, &fields, options.parts, on_slice).await?;
             options.progress("parsing", 1.0, 1.0);
             return Ok(columns_to_js(columns));
         }
@@ -314,6 +336,7 @@ fn columns_to_js(cols: Columns) -> JsValue {
     }
     let _ = Reflect::set(&out, &"length".into(), &(cols.len as f64).into());
     let _ = Reflect::set(&out, &"columns".into(), &columns);
+    let _ = Reflect::set(&out, &"parts".into(), &cols.parts.into());
     out.into()
 }
 

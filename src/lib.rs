@@ -75,6 +75,9 @@ mod json_dataset;
 mod json_js;
 #[cfg(feature = "json")]
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod json_split;
+#[cfg(feature = "json")]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod json_tape;
 #[cfg(target_arch = "wasm32")]
 mod pool;

@@ -1,7 +1,9 @@
 //! The JSON service: every input, every query, columns, malformed and hostile input.
 
 use wasm_bindgen::JsCast;
-use wasm_isolates::json::{parse_columns, Column, Columns, JsonDocument, JsonSource};
+use wasm_isolates::json::{
+    parse_columns, parse_columns_in_parts, Column, Columns, JsonDocument, JsonSource,
+};
 use wasm_isolates::{IsolateError, TransferBuffer};
 
 const SAMPLE: &str = r#"[
@@ -136,6 +138,91 @@ pub async fn json_parse_columns_equals_select() {
     );
     // The document parsed first is untouched by the column runs in other isolates.
     assert_eq!(doc.len("").await.unwrap(), 3);
+}
+
+/// A document of about `mb` MB: records with nested records that start like top-level ones,
+/// commas and record-like text inside strings, and a field whose first values are all `null`.
+fn records_text(mb: usize, kids: usize) -> String {
+    let mut text = String::with_capacity(mb << 20);
+    text.push('[');
+    let mut i = 0u64;
+    while text.len() < mb << 20 {
+        if i > 0 {
+            text.push(',');
+        }
+        let kids: Vec<String> = (0..kids).map(|k| format!(r#"{{"id":{k}}}"#)).collect();
+        // `null` in the first 60 %: part 0 has no type for it yet, the next part sets it.
+        let late = if text.len() < (mb << 20) * 3 / 5 {
+            "null".to_string()
+        } else {
+            format!("{}", i % 2 == 0)
+        };
+        text.push_str(&format!(
+            r#"{{"id":{i},"v":{}.{},"s":"r{i},{{\"id\":{i}}}","late":{late},"kids":[{}]}}"#,
+            i % 997,
+            i % 89,
+            kids.join(",")
+        ));
+        i += 1;
+    }
+    text.push(']');
+    text
+}
+
+/// `parse_columns_in_parts` gives exactly what one isolate gives: when the cuts hold, when a
+/// guess lands inside a record (the whole text is read again), and on malformed input (the same
+/// error at the same place).
+pub async fn json_parse_columns_in_parts_equals_one_isolate() {
+    let fields = ["id", "v", "s", "late", "kids/1/id"];
+    let text = records_text(9, 2);
+    let one = parse_columns_in_parts(JsonSource::Bytes(bytes(&text)), &fields, 1)
+        .await
+        .unwrap();
+    assert_eq!(one.parts, 1);
+    for parts in [2, 3] {
+        let cut = parse_columns_in_parts(JsonSource::Bytes(bytes(&text)), &fields, parts)
+            .await
+            .unwrap();
+        // 9 MB makes two parts of at least 4 MiB, not three.
+        assert_eq!(cut.parts, 2, "asked for {parts}");
+        assert_eq!(cut.len, one.len);
+        assert_eq!(column_values(&cut), column_values(&one));
+    }
+    // Records made mostly of nested records, many in a row: the guess lands inside one (where
+    // the middle of this text falls), part 0 does not parse, and the first isolate reads the
+    // whole text — same columns, one part.
+    let nested = records_text(9, 200);
+    let nested_one = parse_columns_in_parts(JsonSource::Bytes(bytes(&nested)), &fields, 1)
+        .await
+        .unwrap();
+    let cut = parse_columns_in_parts(JsonSource::Bytes(bytes(&nested)), &fields, 2)
+        .await
+        .unwrap();
+    assert_eq!(cut.parts, 1, "a cut inside a record must not be used");
+    assert_eq!(column_values(&cut), column_values(&nested_one));
+    // Malformed in the second half: the error one isolate reports, at the same place.
+    let mut broken = text.clone();
+    let at = broken.len() * 3 / 4;
+    let at = at + broken[at..].find("\"v\":").unwrap() + 4;
+    broken.replace_range(at..at + 1, "x");
+    let error = |r: Result<Columns, IsolateError>| match r {
+        Err(IsolateError::Json {
+            message,
+            offset,
+            line,
+            column,
+        }) => (message, offset, line, column),
+        other => panic!("expected a Json error, got {other:?}"),
+    };
+    let whole = error(parse_columns_in_parts(JsonSource::Bytes(bytes(&broken)), &fields, 1).await);
+    let cut = error(parse_columns_in_parts(JsonSource::Bytes(bytes(&broken)), &fields, 2).await);
+    assert_eq!(whole.1, Some(at as u64));
+    assert_eq!(cut, whole);
+    // And the service goes on.
+    let after = parse_columns_in_parts(JsonSource::Bytes(bytes(&text)), &["id"], 2)
+        .await
+        .unwrap();
+    assert_eq!((after.len, after.parts), (one.len, 2));
 }
 
 pub async fn json_malformed_reports_where() {

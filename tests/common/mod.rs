@@ -187,6 +187,11 @@ macro_rules! wasm_isolates_suite {
         }
 
         #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn json_parse_columns_in_parts_equals_one_isolate() {
+            common::json::json_parse_columns_in_parts_equals_one_isolate().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
         async fn json_every_input_kind() {
             common::json::json_every_input_kind().await;
         }

@@ -22,11 +22,11 @@
 //! stays usable.
 
 use crate::json_columns::{
-    columns_of_text, ColumnPart, ColumnsBuilder, ColumnsTextError, RecordColumn,
+    columns_of_text, ColumnBuilder, ColumnsBuilder, ColumnsTextError, RecordColumn,
 };
 use crate::json_split::{self, Cut};
 use crate::json_tape::{self, Kind, Tape};
-use crate::{IsolateError, IsolatePool, TransferBuffer, Transferable};
+use crate::{IsolateError, IsolatePool, SendPort, TransferBuffer, Transferable};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::cell::RefCell;
@@ -146,12 +146,50 @@ fn stage_text(slice: Transferable<js_sys::JsString>) -> u64 {
     })
 }
 
+/// Where the caller wants to hear how far a parse has got: `(bytes parsed, bytes in all)`.
+pub(crate) type ProgressPort = Option<SendPort<(u64, u64)>>;
+
+/// Bytes between two progress reports: one small message each (25 for 100 MB).
+const PROGRESS_STEP: u32 = 4 << 20;
+
+/// Reports bytes parsed to a [`ProgressPort`], every [`PROGRESS_STEP`] bytes. Offsets come from
+/// the elements of a top-level array as they complete; other documents report nothing midway.
+struct ParseProgress<'p> {
+    port: &'p ProgressPort,
+    total: u64,
+    next: u32,
+}
+
+impl<'p> ParseProgress<'p> {
+    fn new(port: &'p ProgressPort, total: usize) -> Self {
+        ParseProgress {
+            port,
+            total: total as u64,
+            next: PROGRESS_STEP,
+        }
+    }
+
+    fn at(&mut self, offset: u32) {
+        if offset >= self.next {
+            self.next = offset.saturating_add(PROGRESS_STEP);
+            if let Some(port) = self.port {
+                // A caller that stopped listening is no reason to stop parsing.
+                let _ = port.send((u64::from(offset), self.total));
+            }
+        }
+    }
+}
+
 /// Parses `bytes` into the isolate's document.
-pub(crate) fn parse_bytes(bytes: Vec<u8>) -> Result<DocumentInfo, JsonFailure> {
+pub(crate) fn parse_bytes(
+    bytes: Vec<u8>,
+    progress: &ProgressPort,
+) -> Result<DocumentInfo, JsonFailure> {
     // Free the previous document first: two large tapes need not coexist.
     DOC.with(|d| d.borrow_mut().take());
     ELEMENTS.with(|e| e.borrow_mut().take());
-    let tape = Tape::parse(bytes).map_err(syntax_failure)?;
+    let mut report = ParseProgress::new(progress, bytes.len());
+    let tape = Tape::parse_watched(bytes, |offset| report.at(offset)).map_err(syntax_failure)?;
     let root = tape.root();
     let (kind, len) = match tape.node(root).kind {
         Kind::Array => ("array", tape.children(root).count()),
@@ -170,8 +208,9 @@ pub(crate) fn parse_bytes(bytes: Vec<u8>) -> Result<DocumentInfo, JsonFailure> {
     Ok(info)
 }
 
-async fn parse_source(source: Source) -> Result<DocumentInfo, JsonFailure> {
-    parse_bytes(read_source(source).await?)
+async fn parse_source(args: (Source, ProgressPort)) -> Result<DocumentInfo, JsonFailure> {
+    let (source, progress) = args;
+    parse_bytes(read_source(source).await?, &progress)
 }
 
 /// The bytes of `source`, read in the isolate.
@@ -343,8 +382,14 @@ fn columns_failure(e: ColumnsTextError) -> JsonFailure {
 /// `fields` of the records of `text`'s top-level array, picked out while it is parsed (see
 /// [`json_tape::for_each_root_element`]): no tape is kept, so this needs neither the memory of
 /// one nor a second walk over it.
-fn columns_of_whole(text: &[u8], fields: Vec<String>) -> Result<Columns, JsonFailure> {
-    let builder = columns_of_text(text, &fields).map_err(columns_failure)?;
+fn columns_of_whole(
+    text: &[u8],
+    fields: Vec<String>,
+    progress: &ProgressPort,
+) -> Result<Columns, JsonFailure> {
+    let mut report = ParseProgress::new(progress, text.len());
+    let builder =
+        columns_of_text(text, &fields, |offset| report.at(offset)).map_err(columns_failure)?;
     Ok(finish_columns(builder, fields))
 }
 
@@ -365,6 +410,8 @@ struct CutDocument {
     text: Vec<u8>,
     cuts: Vec<Cut>,
     fields: Vec<String>,
+    /// Part 0 reports progress (up to its end: the other parts' isolates do not).
+    progress: ProgressPort,
     /// Part 0's columns, once built (`None` before, or when part 0 did not parse).
     first: Option<ColumnsBuilder>,
 }
@@ -403,11 +450,11 @@ impl From<ColumnsBuilder> for PartColumns {
         let columns = columns
             .into_iter()
             .map(|c| match c {
-                ColumnPart::Untyped(n) => WireColumnPart::Untyped(n),
-                ColumnPart::Missing => WireColumnPart::Missing,
-                ColumnPart::Number(v) => WireColumnPart::Number(TransferBuffer::from_slice(&v)),
-                ColumnPart::Bool(v) => WireColumnPart::Bool(TransferBuffer::from_slice(&v)),
-                ColumnPart::Text { utf8, offsets } => WireColumnPart::Text {
+                ColumnBuilder::Untyped(n) => WireColumnPart::Untyped(n as u64),
+                ColumnBuilder::Missing => WireColumnPart::Missing,
+                ColumnBuilder::Number(v) => WireColumnPart::Number(TransferBuffer::from_slice(&v)),
+                ColumnBuilder::Bool(v) => WireColumnPart::Bool(TransferBuffer::from_slice(&v)),
+                ColumnBuilder::Text { utf8, offsets } => WireColumnPart::Text {
                     utf8: TransferBuffer::from_slice(&utf8),
                     offsets: TransferBuffer::from_slice(&offsets),
                 },
@@ -418,16 +465,16 @@ impl From<ColumnsBuilder> for PartColumns {
 }
 
 impl PartColumns {
-    fn into_parts(self) -> (u64, Vec<ColumnPart>) {
+    fn into_parts(self) -> (u64, Vec<ColumnBuilder>) {
         let columns = self
             .columns
             .into_iter()
             .map(|c| match c {
-                WireColumnPart::Untyped(n) => ColumnPart::Untyped(n),
-                WireColumnPart::Missing => ColumnPart::Missing,
-                WireColumnPart::Number(v) => ColumnPart::Number(v.to_vec()),
-                WireColumnPart::Bool(v) => ColumnPart::Bool(v.to_vec()),
-                WireColumnPart::Text { utf8, offsets } => ColumnPart::Text {
+                WireColumnPart::Untyped(n) => ColumnBuilder::Untyped(n as usize),
+                WireColumnPart::Missing => ColumnBuilder::Missing,
+                WireColumnPart::Number(v) => ColumnBuilder::Number(v.to_vec()),
+                WireColumnPart::Bool(v) => ColumnBuilder::Bool(v.to_vec()),
+                WireColumnPart::Text { utf8, offsets } => ColumnBuilder::Text {
                     utf8: utf8.to_vec(),
                     offsets: offsets.to_vec(),
                 },
@@ -440,15 +487,19 @@ impl PartColumns {
 /// First isolate: reads the source (freeing this isolate's document first), guesses up to
 /// `parts - 1` cuts and returns the texts of the other parts, keeping its own; or, uncut, the
 /// columns themselves.
-async fn columns_cut(args: (Source, Vec<String>, u32)) -> Result<CutOutcome, JsonFailure> {
-    let (source, fields, parts) = args;
+async fn columns_cut(
+    args: (Source, Vec<String>, u32, ProgressPort),
+) -> Result<CutOutcome, JsonFailure> {
+    let (source, fields, parts, progress) = args;
     DOC.with(|d| d.borrow_mut().take());
     ELEMENTS.with(|e| e.borrow_mut().take());
     CUT.with(|c| c.borrow_mut().take());
     let text = read_source(source).await?;
     let cuts = json_split::guess_cuts(&text, parts as usize);
     if cuts.is_empty() {
-        return Ok(CutOutcome::Whole(columns_of_whole(&text, fields)));
+        return Ok(CutOutcome::Whole(columns_of_whole(
+            &text, fields, &progress,
+        )));
     }
     let others = (1..=cuts.len())
         .map(|i| part_buffer(&text, &cuts, i))
@@ -458,6 +509,7 @@ async fn columns_cut(args: (Source, Vec<String>, u32)) -> Result<CutOutcome, Jso
             text,
             cuts,
             fields,
+            progress,
             first: None,
         })
     });
@@ -489,8 +541,9 @@ fn part_buffer(text: &[u8], cuts: &[Cut], i: usize) -> Result<TransferBuffer<u8>
 fn columns_first_part(_: ()) {
     CUT.with(|c| {
         if let Some(doc) = c.borrow_mut().as_mut() {
+            let mut report = ParseProgress::new(&doc.progress, doc.text.len());
             doc.first = json_split::with_first_part(&mut doc.text, &doc.cuts, |part| {
-                json_split::part_columns(part, &doc.fields)
+                json_split::part_columns(part, &doc.fields, |offset| report.at(offset))
             });
         }
     });
@@ -499,7 +552,7 @@ fn columns_first_part(_: ()) {
 /// Another isolate: the columns of one part, or `None` when it does not parse.
 fn columns_of_part(args: (TransferBuffer<u8>, Vec<String>)) -> Option<PartColumns> {
     let (text, fields) = args;
-    json_split::part_columns(&text.to_vec(), &fields).map(PartColumns::from)
+    json_split::part_columns(&text.to_vec(), &fields, |_| {}).map(PartColumns::from)
 }
 
 /// First isolate: part 0's columns continued by the others' (`None` for a part that did not
@@ -527,7 +580,7 @@ fn columns_join(parts: Vec<Option<PartColumns>>) -> Result<Columns, JsonFailure>
             return Ok(columns);
         }
     }
-    columns_of_whole(&doc.text, doc.fields)
+    columns_of_whole(&doc.text, doc.fields, &None)
 }
 
 /// The parts [`parse_columns`] cuts a large document into by default: one per core but one
@@ -701,7 +754,7 @@ impl std::fmt::Debug for JsonSource {
 /// # Ok(()) }
 /// ```
 pub async fn parse_columns(source: JsonSource, fields: &[&str]) -> Result<Columns, IsolateError> {
-    parse_columns_with(source, fields, default_parts(), |_| {}).await
+    parse_columns_with(source, fields, default_parts(), |_| {}, None).await
 }
 
 /// [`parse_columns`], cutting a large document into at most `parts` parts parsed by as many
@@ -729,21 +782,23 @@ pub async fn parse_columns_in_parts(
     fields: &[&str],
     parts: usize,
 ) -> Result<Columns, IsolateError> {
-    parse_columns_with(source, fields, parts, |_| {}).await
+    parse_columns_with(source, fields, parts, |_| {}, None).await
 }
 
-/// [`parse_columns_in_parts`], reporting the UTF-16 units of a string source sent so far.
+/// [`parse_columns_in_parts`], reporting the UTF-16 units of a string source sent so far, and
+/// the bytes parsed to `progress`.
 pub(crate) async fn parse_columns_with(
     source: JsonSource,
     fields: &[&str],
     parts: usize,
     on_slice: impl FnMut(u32),
+    progress: ProgressPort,
 ) -> Result<Columns, IsolateError> {
     let (source, pool) = JsonDocument::stage(source, on_slice).await?;
     let fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
     let parts = parts.clamp(1, MAX_PARTS) as u32;
     let texts = match pool
-        .run_async(columns_cut, (source, fields.clone(), parts))
+        .run_async(columns_cut, (source, fields.clone(), parts, progress))
         .await??
     {
         CutOutcome::Whole(columns) => {
@@ -805,8 +860,12 @@ impl JsonDocument {
         Ok(())
     }
 
-    async fn open(source: Source, pool: IsolatePool) -> Result<Self, IsolateError> {
-        let info = pool.run_async(parse_source, source).await??;
+    async fn open(
+        source: Source,
+        pool: IsolatePool,
+        progress: ProgressPort,
+    ) -> Result<Self, IsolateError> {
+        let info = pool.run_async(parse_source, (source, progress)).await??;
         Ok(JsonDocument { pool, info })
     }
 
@@ -831,21 +890,23 @@ impl JsonDocument {
         text: &js_sys::JsString,
         on_slice: impl FnMut(u32),
     ) -> Result<Self, IsolateError> {
-        Self::parse_with(JsonSource::Text(text.clone()), on_slice).await
+        Self::parse_with(JsonSource::Text(text.clone()), on_slice, None).await
     }
 
     /// Parses `source` in an isolate of its own.
     pub async fn parse(source: JsonSource) -> Result<Self, IsolateError> {
-        Self::parse_with(source, |_| {}).await
+        Self::parse_with(source, |_| {}, None).await
     }
 
-    /// [`parse`](Self::parse), reporting the UTF-16 units of a string source sent so far.
+    /// [`parse`](Self::parse), reporting the UTF-16 units of a string source sent so far, and
+    /// the bytes parsed to `progress`.
     pub(crate) async fn parse_with(
         source: JsonSource,
         on_slice: impl FnMut(u32),
+        progress: ProgressPort,
     ) -> Result<Self, IsolateError> {
         let (source, pool) = Self::stage(source, on_slice).await?;
-        Self::open(source, pool).await
+        Self::open(source, pool, progress).await
     }
 
     /// An isolate, and `source` in the form the isolate's task takes: a string is sent ahead in

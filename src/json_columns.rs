@@ -17,22 +17,6 @@ pub(crate) enum RecordColumn {
     Missing,
 }
 
-/// A column as built over one part of a split document (see `json_split`), to be continued by
-/// the parts after it: unlike a [`RecordColumn`], it still tells "no value yet" (`Untyped`) from
-/// "an array or object came first" (`Missing`), which decide differently how the next part joins.
-#[derive(Debug, PartialEq)]
-pub(crate) enum ColumnPart {
-    /// No value other than `null` yet, in this many records.
-    Untyped(u64),
-    Number(Vec<f64>),
-    Bool(Vec<u8>),
-    Text {
-        utf8: Vec<u8>,
-        offsets: Vec<u32>,
-    },
-    Missing,
-}
-
 /// Why a part cannot continue the columns before it: the column's type was set by an earlier
 /// part and this part typed it otherwise. The values that would have been kept are gone (a text
 /// column does not keep numbers), so the document is read again in one piece.
@@ -46,14 +30,19 @@ pub(crate) enum ColumnsTextError {
     NotAnArray,
 }
 
-/// The columns of `fields` over the top-level array of `text`, built while it is parsed.
+/// The columns of `fields` over the top-level array of `text`, built while it is parsed;
+/// `on_record(offset)` is called with each record's start offset (for progress).
 pub(crate) fn columns_of_text(
     text: &[u8],
     fields: &[String],
+    mut on_record: impl FnMut(u32),
 ) -> Result<ColumnsBuilder, ColumnsTextError> {
     let mut builder = ColumnsBuilder::new(fields);
-    let (kind, _) = for_each_root_element(text, |view, record| builder.record(view, record))
-        .map_err(ColumnsTextError::Syntax)?;
+    let (kind, _) = for_each_root_element(text, |view, record| {
+        builder.record(view, record);
+        on_record(view.nodes[record].start);
+    })
+    .map_err(ColumnsTextError::Syntax)?;
     if kind != Kind::Array {
         return Err(ColumnsTextError::NotAnArray);
     }
@@ -75,8 +64,11 @@ pub(crate) struct ColumnsBuilder {
     len: u64,
 }
 
-/// One column being built.
-enum ColumnBuilder {
+/// One column being built. Also what one part of a split document (see `json_split`) hands to
+/// the part before it: unlike a [`RecordColumn`], it still tells "no value yet" (`Untyped`) from
+/// "an array or object came first" (`Missing`), which decide differently how the next part joins.
+#[derive(Debug, PartialEq)]
+pub(crate) enum ColumnBuilder {
     /// No value yet other than `null`, in this many records.
     Untyped(usize),
     Number(Vec<f64>),
@@ -167,19 +159,17 @@ impl ColumnsBuilder {
     }
 
     /// The record count and the columns as they stand, for the next part to continue.
-    pub(crate) fn into_parts(self) -> (u64, Vec<ColumnPart>) {
-        (
-            self.len,
-            self.columns
-                .into_iter()
-                .map(ColumnBuilder::into_part)
-                .collect(),
-        )
+    pub(crate) fn into_parts(self) -> (u64, Vec<ColumnBuilder>) {
+        (self.len, self.columns)
     }
 
     /// Continues these columns with those of the records that follow (`len` records, built by
     /// another builder for the same fields): the result equals one builder fed all records.
-    pub(crate) fn append(&mut self, len: u64, parts: Vec<ColumnPart>) -> Result<(), TypeMismatch> {
+    pub(crate) fn append(
+        &mut self,
+        len: u64,
+        parts: Vec<ColumnBuilder>,
+    ) -> Result<(), TypeMismatch> {
         if parts.len() != self.columns.len() {
             return Err(TypeMismatch);
         }
@@ -229,49 +219,39 @@ impl ColumnBuilder {
         }
     }
 
-    fn into_part(self) -> ColumnPart {
-        match self {
-            ColumnBuilder::Untyped(n) => ColumnPart::Untyped(n as u64),
-            ColumnBuilder::Missing => ColumnPart::Missing,
-            ColumnBuilder::Number(values) => ColumnPart::Number(values),
-            ColumnBuilder::Bool(values) => ColumnPart::Bool(values),
-            ColumnBuilder::Text { utf8, offsets } => ColumnPart::Text { utf8, offsets },
-        }
-    }
-
     /// Whether `part` can follow this column (see [`TypeMismatch`]).
-    fn accepts(&self, part: &ColumnPart) -> bool {
+    fn accepts(&self, part: &ColumnBuilder) -> bool {
         match (self, part) {
             // The type is open, or already fixed as missing: anything may follow.
             (ColumnBuilder::Untyped(_) | ColumnBuilder::Missing, _) => true,
             // Records with nothing but `null` there read as missing values of any type.
-            (_, ColumnPart::Untyped(_)) => true,
-            (ColumnBuilder::Number(_), ColumnPart::Number(_)) => true,
-            (ColumnBuilder::Bool(_), ColumnPart::Bool(_)) => true,
-            (ColumnBuilder::Text { .. }, ColumnPart::Text { .. }) => true,
+            (_, ColumnBuilder::Untyped(_)) => true,
+            (ColumnBuilder::Number(_), ColumnBuilder::Number(_)) => true,
+            (ColumnBuilder::Bool(_), ColumnBuilder::Bool(_)) => true,
+            (ColumnBuilder::Text { .. }, ColumnBuilder::Text { .. }) => true,
             _ => false,
         }
     }
 
     /// Appends `part` (checked with [`accepts`](Self::accepts)).
-    fn append(&mut self, part: ColumnPart) {
+    fn append(&mut self, part: ColumnBuilder) {
         if let ColumnBuilder::Untyped(before) = *self {
             // As `push` does when the first value comes: the earlier records are missing values
             // of the type the part settled on; the part's own leading records are in it already.
             *self = match part {
-                ColumnPart::Untyped(n) => ColumnBuilder::Untyped(before + n as usize),
-                ColumnPart::Missing => ColumnBuilder::Missing,
-                ColumnPart::Number(values) => {
+                ColumnBuilder::Untyped(n) => ColumnBuilder::Untyped(before + n),
+                ColumnBuilder::Missing => ColumnBuilder::Missing,
+                ColumnBuilder::Number(values) => {
                     let mut all = vec![f64::NAN; before];
                     all.extend(values);
                     ColumnBuilder::Number(all)
                 }
-                ColumnPart::Bool(values) => {
+                ColumnBuilder::Bool(values) => {
                     let mut all = vec![2; before];
                     all.extend(values);
                     ColumnBuilder::Bool(all)
                 }
-                ColumnPart::Text { utf8, offsets } => {
+                ColumnBuilder::Text { utf8, offsets } => {
                     let mut all = vec![0; before];
                     all.extend(offsets);
                     ColumnBuilder::Text { utf8, offsets: all }
@@ -281,21 +261,21 @@ impl ColumnBuilder {
         }
         match (self, part) {
             (ColumnBuilder::Missing, _) => {}
-            (ColumnBuilder::Number(values), ColumnPart::Untyped(n)) => {
-                values.extend(std::iter::repeat_n(f64::NAN, n as usize));
+            (ColumnBuilder::Number(values), ColumnBuilder::Untyped(n)) => {
+                values.extend(std::iter::repeat_n(f64::NAN, n));
             }
-            (ColumnBuilder::Bool(values), ColumnPart::Untyped(n)) => {
-                values.extend(std::iter::repeat_n(2, n as usize));
+            (ColumnBuilder::Bool(values), ColumnBuilder::Untyped(n)) => {
+                values.extend(std::iter::repeat_n(2, n));
             }
-            (ColumnBuilder::Text { offsets, .. }, ColumnPart::Untyped(n)) => {
+            (ColumnBuilder::Text { offsets, .. }, ColumnBuilder::Untyped(n)) => {
                 let last = offsets.last().copied().unwrap_or(0);
-                offsets.extend(std::iter::repeat_n(last, n as usize));
+                offsets.extend(std::iter::repeat_n(last, n));
             }
-            (ColumnBuilder::Number(values), ColumnPart::Number(more)) => values.extend(more),
-            (ColumnBuilder::Bool(values), ColumnPart::Bool(more)) => values.extend(more),
+            (ColumnBuilder::Number(values), ColumnBuilder::Number(more)) => values.extend(more),
+            (ColumnBuilder::Bool(values), ColumnBuilder::Bool(more)) => values.extend(more),
             (
                 ColumnBuilder::Text { utf8, offsets },
-                ColumnPart::Text {
+                ColumnBuilder::Text {
                     utf8: u,
                     offsets: o,
                 },

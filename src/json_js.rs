@@ -1,10 +1,12 @@
 //! The JSON service's JS API: `parseJson`, `JsonDocument`, `generateDataset`.
 
 use crate::json::{self, Column, Columns, JsonDocument, JsonSource};
-use crate::{IsolateError, TransferBuffer};
+use crate::{IsolateError, ReceivePort, TransferBuffer};
+use futures_core::Stream;
 use js_sys::{Array, Function, JsString, Object, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -93,14 +95,50 @@ impl Options {
 
     fn progress(&self, stage: &str, done: f64, total: f64) {
         if let Some(f) = &self.on_progress {
-            let info = Object::new();
-            let _ = Reflect::set(&info, &"stage".into(), &stage.into());
-            let _ = Reflect::set(&info, &"done".into(), &done.into());
-            let _ = Reflect::set(&info, &"total".into(), &total.into());
-            // A throwing progress callback must not break the parse.
-            let _ = f.call1(&JsValue::UNDEFINED, &info);
+            call_progress(f, stage, done, total);
         }
     }
+
+    /// With `onProgress`: a port the isolate reports bytes parsed to, each report passed on as
+    /// stage `"parsing"` until the returned guard is dropped (then reports still on their way
+    /// are dropped too). Without: nothing.
+    fn parse_progress(&self) -> Result<(json::ProgressPort, Option<ProgressListener>), JsValue> {
+        let Some(f) = self.on_progress.clone() else {
+            return Ok((None, None));
+        };
+        let port = Rc::new(RefCell::new(ReceivePort::<(u64, u64)>::new()?));
+        let send = port.borrow().send_port();
+        let reader = port.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            // Ends when the guard closes the port.
+            while let Some(Ok((done, total))) =
+                std::future::poll_fn(|cx| Pin::new(&mut *reader.borrow_mut()).poll_next(cx)).await
+            {
+                call_progress(&f, "parsing", done as f64, total as f64);
+            }
+        });
+        Ok((Some(send), Some(ProgressListener(port))))
+    }
+}
+
+/// Closes the progress port of a parse when the parse is over (or abandoned).
+struct ProgressListener(Rc<RefCell<ReceivePort<(u64, u64)>>>);
+
+impl Drop for ProgressListener {
+    fn drop(&mut self) {
+        if let Ok(port) = self.0.try_borrow() {
+            port.close();
+        }
+    }
+}
+
+fn call_progress(f: &Function, stage: &str, done: f64, total: f64) {
+    let info = Object::new();
+    let _ = Reflect::set(&info, &"stage".into(), &stage.into());
+    let _ = Reflect::set(&info, &"done".into(), &done.into());
+    let _ = Reflect::set(&info, &"total".into(), &total.into());
+    // A throwing progress callback must not break the parse.
+    let _ = f.call1(&JsValue::UNDEFINED, &info);
 }
 
 /// The JS source as a [`JsonSource`], without touching its bytes on this thread.
@@ -175,7 +213,12 @@ export type ParseJsonSource = string | ArrayBuffer | Uint8Array | Blob | Respons
 
 /** What `onProgress` receives. */
 export interface JsonProgress {
-    /** `"sending"` (a string source, in UTF-16 units), `"parsing"` (0 then 1 of 1), `"delivering"` (records, mode `objects`). */
+    /**
+     * `"sending"` (a string source, in UTF-16 units); `"parsing"`: 0 of 1 at the start, then bytes
+     * parsed of the document's bytes about every 4 MiB (top-level arrays; a document cut into
+     * parts reports its first part only), then 1 of 1 when done; `"delivering"` (records, mode
+     * `objects`). `done / total` is the fraction done in every stage.
+     */
     stage: "sending" | "parsing" | "delivering";
     done: number;
     total: number;
@@ -275,16 +318,18 @@ pub async fn parse_json(source: JsValue, options: JsValue) -> Result<JsValue, Js
             _ => 0.0,
         };
         let on_slice = |done: u32| options.progress("sending", done as f64, total);
+        let (progress, _listening) = options.parse_progress()?;
         if options.mode == Mode::Columns && options.pointer.is_empty() && !options.fields.is_empty()
         {
             // The records' fields are picked out as the parse goes; no document is kept.
             let fields: Vec<&str> = options.fields.iter().map(String::as_str).collect();
             let columns =
-                json::parse_columns_with(source, &fields, options.parts, on_slice).await?;
+                json::parse_columns_with(source, &fields, options.parts, on_slice, progress)
+                    .await?;
             options.progress("parsing", 1.0, 1.0);
             return Ok(columns_to_js(columns));
         }
-        let doc = Rc::new(JsonDocument::parse_with(source, on_slice).await?);
+        let doc = Rc::new(JsonDocument::parse_with(source, on_slice, progress).await?);
         options.progress("parsing", 1.0, 1.0);
         match options.mode {
             Mode::Handle => Ok(JsonDocumentJs {

@@ -190,8 +190,14 @@ fn skip_ws(text: &[u8], mut pos: usize) -> usize {
 
 /// The columns of one part, or `None` when it does not parse or holds no element: then the cut
 /// was a wrong guess or the document is malformed, and the caller reads it whole.
-pub(crate) fn part_columns(part: &[u8], fields: &[String]) -> Option<ColumnsBuilder> {
-    columns_of_text(part, fields).ok().filter(|b| b.len() > 0)
+pub(crate) fn part_columns(
+    part: &[u8],
+    fields: &[String],
+    on_record: impl FnMut(u32),
+) -> Option<ColumnsBuilder> {
+    columns_of_text(part, fields, on_record)
+        .ok()
+        .filter(|b| b.len() > 0)
 }
 
 /// Part `i` (of `cuts.len() + 1`) as pieces: whether it opens with `[`, the bytes of the text it
@@ -237,7 +243,7 @@ pub(crate) fn with_first_part<R>(text: &mut [u8], cuts: &[Cut], f: impl FnOnce(&
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json_columns::{ColumnPart, RecordColumn};
+    use crate::json_columns::{ColumnBuilder, RecordColumn};
     use crate::test_rng::xorshift;
 
     /// What `parse_columns` does across isolates, on one thread: cut, parse every part, join;
@@ -249,11 +255,12 @@ mod tests {
         cuts: &[Cut],
     ) -> (Option<(u64, Vec<RecordColumn>)>, bool) {
         let mut owned = text.to_vec();
-        let first = with_first_part(&mut owned, cuts, |part| part_columns(part, fields));
+        let first = with_first_part(&mut owned, cuts, |part| part_columns(part, fields, |_| {}));
         assert_eq!(owned, text, "part 0's `,` was put back");
-        let rest: Option<Vec<(u64, Vec<ColumnPart>)>> = (1..=cuts.len())
+        let rest: Option<Vec<(u64, Vec<ColumnBuilder>)>> = (1..=cuts.len())
             .map(|i| {
-                part_columns(&part_text(text, cuts, i), fields).map(ColumnsBuilder::into_parts)
+                part_columns(&part_text(text, cuts, i), fields, |_| {})
+                    .map(ColumnsBuilder::into_parts)
             })
             .collect();
         if let (Some(mut builder), Some(rest)) = (first, rest) {
@@ -265,7 +272,7 @@ mod tests {
             }
         }
         (
-            columns_of_text(text, fields)
+            columns_of_text(text, fields, |_| {})
                 .ok()
                 .map(ColumnsBuilder::finish),
             false,
@@ -273,7 +280,7 @@ mod tests {
     }
 
     fn whole(text: &[u8], fields: &[String]) -> Option<(u64, Vec<RecordColumn>)> {
-        columns_of_text(text, fields)
+        columns_of_text(text, fields, |_| {})
             .ok()
             .map(ColumnsBuilder::finish)
     }

@@ -87,7 +87,17 @@ fn describe(byte: Option<&u8>) -> String {
 impl Tape {
     /// Parses `text`, which must hold exactly one JSON value (RFC 8259), surrounded by optional
     /// whitespace.
+    #[cfg(test)]
     pub(crate) fn parse(text: Vec<u8>) -> Result<Tape, SyntaxError> {
+        Self::parse_watched(text, |_| {})
+    }
+
+    /// Parses `text` as [`parse`](Self::parse) does, calling `on_element(offset)` with the start
+    /// offset of each element of a top-level array as it is completed (for progress).
+    pub(crate) fn parse_watched(
+        text: Vec<u8>,
+        mut on_element: impl FnMut(u32),
+    ) -> Result<Tape, SyntaxError> {
         if u32::try_from(text.len()).is_err() {
             return Err(error_at(&text, 0, "text is larger than 4 GiB"));
         }
@@ -96,7 +106,10 @@ impl Tape {
         }
         // Roughly one node per 6 bytes of typical JSON.
         let mut nodes = Vec::with_capacity(text.len() / 6 + 1);
-        parse_into(&text, &mut nodes, &mut |_, _| false)?;
+        parse_into(&text, &mut nodes, &mut |view, node| {
+            on_element(view.nodes[node].start);
+            false
+        })?;
         Ok(Tape { text, nodes })
     }
 

@@ -8,6 +8,7 @@
 //   the exact sum of every numeric column, and whole records deep-equal at fixed indices
 //   (points and products, ~1 MB; inputs as transferred bytes, a string and a Blob);
 // - malformed JSON rejects with a JsonError carrying offset/line/column, and the next parse works;
+// - onProgress hears bytes parsed while a 17 MB array parses (handle and columns), in order;
 // - Chromium, isolated, 10 MB: `handle` and `columns` run without a single long task (≥ 50 ms,
 //   PerformanceObserver 'longtask'; the best of up to three runs, as a loaded machine can stretch
 //   a short task), while `main-parse` on the same data does produce one — the control that shows
@@ -197,6 +198,48 @@ for (const [engine, launchOptions] of Object.entries(ENGINES)) {
           // And the page's own path still works after the failures.
           const row = await runJson(page, 'columns', { kind: 'points', mb: 1, verify: true });
           assertEqualsJsonParse(row, 'columns after malformed input');
+          await assertClean(page, problems);
+        } finally {
+          await page.close().catch(() => {});
+        }
+      });
+      test(`${engine}, ${mode}: onProgress reports bytes parsed as the parse goes (handle and columns)`, { timeout: 120_000 }, async () => {
+        needBrowser();
+        const { page, problems } = await openDemo(browser, (coi ? servers.on : servers.off).url);
+        try {
+          const runs = await page.evaluate(async () => {
+            const { parseJson } = window.__demo;
+            const records = Array.from({ length: 240_000 }, (_, i) => JSON.stringify({ id: i, v: i / 3, s: 'x'.repeat(40) }));
+            const text = `[${records.join(',')}]`;
+            const out = {};
+            for (const mode of ['handle', 'columns']) {
+              const bytes = new TextEncoder().encode(text);
+              const byteLength = bytes.byteLength;
+              const reports = [];
+              const result = await parseJson(bytes, { mode, fields: ['id'], parts: 1, onProgress: (p) => reports.push({ ...p }) });
+              const length = result.length;
+              if (mode === 'handle') result.close();
+              out[mode] = { byteLength, length, reports: reports.filter((r) => r.stage === 'parsing') };
+            }
+            return out;
+          });
+          for (const [mode, { byteLength, length, reports }] of Object.entries(runs)) {
+            const label = `${mode}: ${JSON.stringify(reports)}`;
+            assert.equal(length, 240_000, label);
+            assert.ok(byteLength > 16 * 1024 * 1024, `${byteLength} bytes: four 4 MiB steps expected`);
+            assert.deepEqual(reports[0], { stage: 'parsing', done: 0, total: 1 }, label);
+            assert.deepEqual(reports.at(-1), { stage: 'parsing', done: 1, total: 1 }, label);
+            const midway = reports.slice(1, -1);
+            // Four are sent (at 4, 8, 12 and 16 MiB); one still on its way when the parse ends may
+            // be dropped, so at least two must have arrived.
+            assert.ok(midway.length >= 2, label);
+            let last = 0;
+            for (const r of midway) {
+              assert.equal(r.total, byteLength, label);
+              assert.ok(r.done > last && r.done < byteLength, label);
+              last = r.done;
+            }
+          }
           await assertClean(page, problems);
         } finally {
           await page.close().catch(() => {});

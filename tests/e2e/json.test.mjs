@@ -8,7 +8,8 @@
 //   the exact sum of every numeric column, and whole records deep-equal at fixed indices
 //   (points and products, ~1 MB; inputs as transferred bytes, a string and a Blob);
 // - malformed JSON rejects with a JsonError carrying offset/line/column, and the next parse works;
-// - onProgress hears bytes parsed while a 17 MB array parses (handle and columns), in order;
+// - onProgress hears bytes parsed while an 18 MB array parses (handle and columns), in order; an
+//   abort at the first report rejects with AbortError and the next parse works;
 // - Chromium, isolated, 10 MB: `handle` and `columns` run without a single long task (≥ 50 ms,
 //   PerformanceObserver 'longtask'; the best of up to three runs, as a loaded machine can stretch
 //   a short task), while `main-parse` on the same data does produce one — the control that shows
@@ -203,7 +204,7 @@ for (const [engine, launchOptions] of Object.entries(ENGINES)) {
           await page.close().catch(() => {});
         }
       });
-      test(`${engine}, ${mode}: onProgress reports bytes parsed as the parse goes (handle and columns)`, { timeout: 120_000 }, async () => {
+      test(`${engine}, ${mode}: onProgress reports bytes parsed as the parse goes (handle and columns); abort stops it`, { timeout: 120_000 }, async () => {
         needBrowser();
         const { page, problems } = await openDemo(browser, (coi ? servers.on : servers.off).url);
         try {
@@ -221,9 +222,19 @@ for (const [engine, launchOptions] of Object.entries(ENGINES)) {
               if (mode === 'handle') result.close();
               out[mode] = { byteLength, length, reports: reports.filter((r) => r.stage === 'parsing') };
             }
+            // Aborted at the first report of bytes parsed: rejects with an AbortError, and the
+            // next parse works.
+            const controller = new AbortController();
+            const onProgress = (p) => { if (p.stage === 'parsing' && p.done > 0 && p.done < p.total) controller.abort(); };
+            out.aborted = await parseJson(new TextEncoder().encode(text), { mode: 'handle', signal: controller.signal, onProgress })
+              .then((doc) => { doc.close(); return 'resolved'; }, (e) => e.name);
+            out.after = (await parseJson(new TextEncoder().encode(text), { mode: 'columns', fields: ['id'] })).length;
             return out;
           });
-          for (const [mode, { byteLength, length, reports }] of Object.entries(runs)) {
+          assert.equal(runs.aborted, 'AbortError');
+          assert.equal(runs.after, 240_000);
+          for (const mode of ['handle', 'columns']) {
+            const { byteLength, length, reports } = runs[mode];
             const label = `${mode}: ${JSON.stringify(reports)}`;
             assert.equal(length, 240_000, label);
             assert.ok(byteLength > 16 * 1024 * 1024, `${byteLength} bytes: four 4 MiB steps expected`);

@@ -73,20 +73,11 @@ use wasm_bindgen::JsCast;
 #[wasm_bindgen(inline_js = r#"
 // wasm-isolates: hosting gloo-worker workers in this module (src/gloo.rs).
 
-const TRANSFERABLE_CLASSES = [
-  'MessagePort', 'ImageBitmap', 'OffscreenCanvas', 'ReadableStream', 'WritableStream',
-  'TransformStream', 'VideoFrame', 'AudioData', 'RTCDataChannel', 'MediaSourceHandle',
-];
-
-function transferableOf(value) {
-  if (value instanceof ArrayBuffer) return value;
-  if (ArrayBuffer.isView(value)) return value.buffer instanceof ArrayBuffer ? value.buffer : null;
-  for (const name of TRANSFERABLE_CLASSES) {
-    const C = globalThis[name];
-    if (typeof C === 'function' && value instanceof C) return value;
-  }
-  return null;
-}
+// The same test of what can be transferred as the isolates' own messages use. wasm-bindgen puts
+// inline snippets and `worker/host.js` in the same snippets folder, hence the relative path; the
+// loader below also embeds both by their source text (it runs in a `blob:` worker, which cannot
+// import a relative module).
+import { TRANSFERABLE_CLASSES, transferableOf } from './worker/host.js';
 
 // The transfer list for a message encoded by IsolateCodec: its payload and every transferable
 // attachment, each once. Empty for anything else (gloo's Bincode messages are copied as before).

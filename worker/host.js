@@ -99,12 +99,17 @@ export function postEnvelope(port, buffer, attachments) {
   port.postMessage([buffer, ...attachments], [...transfer]);
 }
 
-const TRANSFERABLE_CLASSES = [
+/** Classes whose instances move by transfer (src/gloo.rs embeds this list in its loader). */
+export const TRANSFERABLE_CLASSES = [
   'MessagePort', 'ImageBitmap', 'OffscreenCanvas', 'ReadableStream', 'WritableStream',
   'TransformStream', 'VideoFrame', 'AudioData', 'RTCDataChannel', 'MediaSourceHandle',
 ];
 
-function transferableOf(value) {
+/**
+ * What to put in a transfer list for `value`: its buffer, itself, or null (cloned). Embedded in
+ * src/gloo.rs's loader by its source text, so it uses nothing but TRANSFERABLE_CLASSES.
+ */
+export function transferableOf(value) {
   if (value instanceof ArrayBuffer) return value;
   if (ArrayBuffer.isView(value)) return value.buffer instanceof ArrayBuffer ? value.buffer : null;
   for (const name of TRANSFERABLE_CLASSES) {

@@ -678,6 +678,8 @@ fn release(_: ()) {
     DOC.with(|d| d.borrow_mut().take());
     ELEMENTS.with(|e| e.borrow_mut().take());
     STAGED.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    // A cut document whose parts were abandoned (the caller aborted) holds its whole text.
+    CUT.with(|c| c.borrow_mut().take());
 }
 
 impl Drop for JsonDocument {

@@ -31,7 +31,8 @@ struct Options {
     pointer: String,
     fields: Vec<String>,
     budget_ms: f64,
-    parts: usize,
+    /// `None`: [`json::default_parts`], asked only when a document is cut.
+    parts: Option<usize>,
     signal: Option<web_sys::AbortSignal>,
     on_progress: Option<Function>,
 }
@@ -69,9 +70,9 @@ impl Options {
                 .ok_or_else(|| type_error("parseJson: fields must be an array of strings"))?,
         };
         let parts = match field("parts") {
-            v if v.is_undefined() || v.is_null() => json::default_parts(),
+            v if v.is_undefined() || v.is_null() => None,
             v => match v.as_f64() {
-                Some(n) if n >= 1.0 && n.fract() == 0.0 => (n as usize).min(json::MAX_PARTS),
+                Some(n) if n >= 1.0 && n.fract() == 0.0 => Some((n as usize).min(json::MAX_PARTS)),
                 _ => {
                     return Err(type_error(
                         "parseJson: parts must be a whole number of at least 1",
@@ -323,9 +324,9 @@ pub async fn parse_json(source: JsValue, options: JsValue) -> Result<JsValue, Js
         {
             // The records' fields are picked out as the parse goes; no document is kept.
             let fields: Vec<&str> = options.fields.iter().map(String::as_str).collect();
+            let parts = options.parts.unwrap_or_else(json::default_parts);
             let columns =
-                json::parse_columns_with(source, &fields, options.parts, on_slice, progress)
-                    .await?;
+                json::parse_columns_with(source, &fields, parts, on_slice, progress).await?;
             options.progress("parsing", 1.0, 1.0);
             return Ok(columns_to_js(columns));
         }

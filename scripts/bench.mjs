@@ -684,7 +684,7 @@ async function main() {
   if (options.build) {
     let code = await step('bash', [path.join('scripts', 'setup.sh')]);
     if (code !== 0) throw new Error(`setup failed (exit ${code})`);
-    code = await step(process.execPath, [path.join('scripts', 'build.mjs')]);
+    code = await step(process.execPath, [path.join('scripts', 'build.mjs'), '--features=bench']);
     if (code !== 0) throw new Error(`build failed (exit ${code})`);
   }
   const { default: puppeteer } = await import('puppeteer-core');

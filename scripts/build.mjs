@@ -4,7 +4,8 @@
 //   wasm-bindgen --target web --out-dir www/pkg --out-name wasm_isolates target/wasm32-unknown-unknown/release/wasm_isolates.wasm
 // then writes the package's entry, index.js + index.d.ts: the glue's exports plus the error
 // classes of worker/errors.js (a snippet, whose exports wasm-bindgen cannot re-export itself).
-// Runnable as `node scripts/build.mjs` (`npm run build`) or importable: `await build()`.
+// Runnable as `node scripts/build.mjs [--dev] [--out DIR] [--features=a,b]` (`npm run build`) or
+// importable: `await build()`.
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -35,8 +36,11 @@ export function run(cmd, args, { cwd = ROOT, env = process.env } = {}) {
 }
 
 /** Build the wasm package into `outDir` (default www/pkg; `npm pack` builds pkg/). Throws when a step fails. */
-export async function build({ profile = 'release', outDir = path.join('www', 'pkg') } = {}) {
+export async function build({ profile = 'release', outDir = path.join('www', 'pkg'), features = [] } = {}) {
   const cargoArgs = ['build', '--target', 'wasm32-unknown-unknown', '--lib'];
+  // `bench` adds the hidden __bench* exports that `npm run bench` measures through; the package
+  // and the demo are built without it.
+  if (features.length) cargoArgs.push('--features', features.join(','));
   if (profile === 'release') cargoArgs.splice(1, 0, '--release');
   let code = await run('cargo', cargoArgs);
   if (code !== 0) throw new Error(`cargo build failed (exit ${code})`);
@@ -139,7 +143,9 @@ ${ERROR_CLASSES_DTS}`);
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
     const out = process.argv.indexOf('--out');
+    const features = process.argv.find((a) => a.startsWith('--features='))?.slice('--features='.length);
     await build({
+      features: features ? features.split(',').filter(Boolean) : [],
       profile: process.argv.includes('--dev') ? 'dev' : 'release',
       ...(out > 0 && process.argv[out + 1] ? { outDir: process.argv[out + 1] } : {}),
     });

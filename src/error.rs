@@ -63,7 +63,7 @@ pub enum IsolateError {
     },
     /// A worker could not start: its script did not load, the wasm glue could not be imported,
     /// or instantiating the module failed (for example a `#[wasm_bindgen(start)]` function that
-    /// panics in a worker; see [`is_isolate`](crate::is_isolate)).
+    /// panics in a worker; see [`is_isolate`](crate::platform::capabilities::is_isolate)).
     StartFailed {
         /// What failed, as the browser reported it.
         message: String,

@@ -1,19 +1,22 @@
 //! [`Isolate`]: a long-lived isolate — Dart's `Isolate.spawn` with kill, pause, listeners and a
 //! shared control block.
 
-use crate::control::{self, ControlBlock};
-use crate::isolate_worker::{IsolateWorker, WorkerConfig, WorkerEvent};
+use crate::error::IsolateError;
+use crate::parent::worker::IsolateWorker;
+use crate::parent::worker::WorkerConfig;
+use crate::parent::worker::WorkerEvent;
+use crate::platform::capabilities::Capabilities;
+use crate::platform::timer::Timer;
 use crate::port::{collect_origins, ReceiveInner, SendPort};
-use crate::protocol::{Envelope, CALL_HEADER_LEN};
-use crate::task::TaskRef;
-use crate::timer::Timer;
-use crate::{codec, Capabilities, IsolateError};
+use crate::wire::codec;
+use crate::wire::control::{self, ControlBlock};
+use crate::wire::protocol::{Envelope, CALL_HEADER_LEN};
+use crate::wire::task::TaskRef;
 use futures_channel::oneshot;
 use serde::{de::DeserializeOwned, Serialize};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::{Rc, Weak};
-use std::task::Waker;
 use std::time::Duration;
 
 /// How urgently [`Isolate::kill`] stops an isolate (Dart's `Isolate.immediate` /
@@ -99,7 +102,7 @@ impl IsolateBuilder {
     }
 
     /// Where the worker imports the wasm-bindgen glue from. Default: this instance's glue (see
-    /// [`PoolBuilder::glue_url`](crate::PoolBuilder::glue_url) for how it is found).
+    /// [`PoolBuilder::glue_url`](crate::pool::PoolBuilder::glue_url) for how it is found).
     pub fn glue_url(mut self, url: impl Into<String>) -> Self {
         self.glue_url = Some(url.into());
         self
@@ -132,7 +135,7 @@ impl IsolateBuilder {
 }
 
 type EncodedMessage = (
-    Result<(Vec<u8>, crate::attachments::Attachments), IsolateError>,
+    Result<(Vec<u8>, crate::wire::attachments::Attachments), IsolateError>,
     Vec<Rc<ReceiveInner>>,
 );
 
@@ -144,10 +147,10 @@ fn codec_message<M: Serialize>(message: &M) -> EncodedMessage {
 /// when the last one is dropped the isolate is killed.
 ///
 /// The isolate runs its entry function; it exits when the entry returns (an `async` entry: when
-/// its future completes — await a [`ReceivePort`](crate::ReceivePort) to keep it serving), when
+/// its future completes — await a [`ReceivePort`](crate::port::ReceivePort) to keep it serving), when
 /// it calls [`exit`], when it is killed, or when it fails. On exit, exactly once: its
 /// on-exit responses are sent, [`exited`](Self::exited) resolves, and every
-/// [`ReceivePort`](crate::ReceivePort) whose `SendPort` was in the spawn message ends, so no
+/// [`ReceivePort`](crate::port::ReceivePort) whose `SendPort` was in the spawn message ends, so no
 /// receive waits on a dead isolate.
 ///
 /// Requires `SharedArrayBuffer` (a cross-origin isolated page), for the control block that makes
@@ -183,7 +186,7 @@ struct IsolateInner {
     kill_grace: Duration,
     control: ControlBlock,
     worker: RefCell<Option<IsolateWorker>>,
-    entry: RefCell<Option<(Vec<u8>, crate::attachments::Attachments)>>,
+    entry: RefCell<Option<(Vec<u8>, crate::wire::attachments::Attachments)>>,
     ready: RefCell<Option<oneshot::Sender<Result<(), IsolateError>>>>,
     kill_requested: Cell<bool>,
     kill_timer: RefCell<Option<Timer>>,
@@ -288,7 +291,7 @@ impl Isolate {
     /// Resolves once the isolate's worker has instantiated the module and started the entry.
     ///
     /// `message` usually carries a [`SendPort`] for the isolate to answer on (it may create its
-    /// own [`ReceivePort`](crate::ReceivePort) and send that port's `SendPort` back).
+    /// own [`ReceivePort`](crate::port::ReceivePort) and send that port's `SendPort` back).
     ///
     /// # Errors
     /// [`IsolateError::Unsupported`] without `SharedArrayBuffer` (its message names the two
@@ -326,7 +329,7 @@ impl Isolate {
         IsolateInner::kill(&self.inner, priority);
     }
 
-    /// Holds delivery of messages on the isolate's [`ReceivePort`](crate::ReceivePort)s until
+    /// Holds delivery of messages on the isolate's [`ReceivePort`](crate::port::ReceivePort)s until
     /// [`resume`](Self::resume); code in the isolate sees [`is_paused`] turn true. Messages are
     /// kept, not dropped.
     pub fn pause(&self) {
@@ -352,7 +355,7 @@ impl Isolate {
         }
     }
 
-    /// The last value the isolate published with [`report_progress`](crate::report_progress).
+    /// The last value the isolate published with [`report_progress`](crate::wire::control::report_progress).
     pub fn progress(&self) -> u32 {
         self.inner.control.load(control::PROGRESS) as u32
     }
@@ -456,7 +459,7 @@ impl IsolateInner {
                 if let Some(worker) = this.worker.borrow().as_ref() {
                     let _ = worker.post(
                         &Envelope::Stop.encode(&[]),
-                        crate::attachments::Attachments::default(),
+                        crate::wire::attachments::Attachments::default(),
                     );
                 }
                 let weak: Weak<Self> = Rc::downgrade(this);
@@ -491,12 +494,15 @@ impl IsolateInner {
         if !linked.is_empty() {
             let timer: Rc<RefCell<Option<Timer>>> = Rc::new(RefCell::new(None));
             let keep = timer.clone();
-            *timer.borrow_mut() = Some(Timer::start(crate::timer::TRAILING_MESSAGES, move || {
-                for port in &linked {
-                    port.close();
-                }
-                keep.borrow_mut().take();
-            }));
+            *timer.borrow_mut() = Some(Timer::start(
+                crate::platform::timer::TRAILING_MESSAGES,
+                move || {
+                    for port in &linked {
+                        port.close();
+                    }
+                    keep.borrow_mut().take();
+                },
+            ));
         }
     }
 }
@@ -512,62 +518,4 @@ impl Drop for IsolateInner {
             let _ = waiter.send(ExitReason::Killed);
         }
     }
-}
-
-/// Inside an isolate: true once its parent asked it to stop ([`Isolate::kill`] with
-/// [`Priority::BeforeNextEvent`]). Long loops should check it and return. Always `false`
-/// outside an isolate.
-///
-/// ```no_run
-/// fn entry(_: ()) {
-///     while !wasm_isolates::should_stop() {
-///         // one slice of work
-/// #       break;
-///     }
-/// }
-/// ```
-pub fn should_stop() -> bool {
-    control::with_own(|b| b.load(control::REQUEST) == control::REQUEST_STOP).unwrap_or(false)
-}
-
-/// Inside an isolate: true while its parent holds it paused ([`Isolate::pause`]).
-pub fn is_paused() -> bool {
-    control::with_own(|b| b.load(control::PAUSE) != 0).unwrap_or(false)
-}
-
-thread_local! {
-    static PAUSE_POLL: RefCell<Option<Timer>> = const { RefCell::new(None) };
-    static PAUSED_WAKERS: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Called by a receive port's `poll_next`: when this isolate is paused, parks the waker and
-/// checks again every 10 ms (resuming needs no message, only the control word).
-pub(crate) fn paused_here(waker: &Waker) -> bool {
-    if !is_paused() {
-        return false;
-    }
-    PAUSED_WAKERS.with(|w| w.borrow_mut().push(waker.clone()));
-    PAUSE_POLL.with(|p| {
-        if p.borrow().is_none() {
-            *p.borrow_mut() = Some(Timer::start(Duration::from_millis(10), || {
-                PAUSE_POLL.with(|p| p.borrow_mut().take());
-                for w in PAUSED_WAKERS.with(|w| std::mem::take(&mut *w.borrow_mut())) {
-                    w.wake();
-                }
-            }));
-        }
-    });
-    true
-}
-
-/// Inside an isolate: sends `message` on `port` as the isolate's final message (its buffers
-/// transferred) and ends the isolate — Dart's `Isolate.exit(port, message)`. The isolate stops
-/// when the current function returns; nothing after that runs. Outside an isolate it only sends.
-pub fn exit<T: Serialize>(port: &SendPort<T>, message: T) -> Result<(), IsolateError> {
-    port.send(message)?;
-    if crate::is_isolate() {
-        control::with_own(|b| b.store(control::STATE, STATE_EXITING));
-        crate::isolate_main::exit_now();
-    }
-    Ok(())
 }

@@ -32,69 +32,45 @@
 
 #![warn(missing_docs)]
 
-mod attachments;
-mod capabilities;
-mod codec;
-mod control;
+// The public Dart vocabulary: what a user of the crate reads first.
 mod error;
-#[cfg(all(target_arch = "wasm32", feature = "gloo"))]
-pub mod gloo;
-pub mod protocol;
-mod run;
-#[cfg(target_arch = "wasm32")]
-mod stream;
-mod task;
-#[cfg(test)]
-mod test_rng;
-pub mod transfer;
-
-#[cfg(target_arch = "wasm32")]
-mod bench_js;
-#[cfg(target_arch = "wasm32")]
-mod host;
 #[cfg(target_arch = "wasm32")]
 mod isolate;
-#[cfg(target_arch = "wasm32")]
-mod isolate_main;
-#[cfg(target_arch = "wasm32")]
-mod isolate_worker;
-#[cfg(target_arch = "wasm32")]
-mod js;
-#[cfg(target_arch = "wasm32")]
-mod js_pool;
-#[cfg(target_arch = "wasm32")]
-mod js_support;
-#[cfg(all(target_arch = "wasm32", feature = "json"))]
-pub mod json;
-#[cfg(feature = "json")]
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-mod json_columns;
-#[cfg(all(target_arch = "wasm32", feature = "json"))]
-mod json_dataset;
-#[cfg(all(target_arch = "wasm32", feature = "json"))]
-mod json_js;
-#[cfg(feature = "json")]
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-mod json_split;
-#[cfg(feature = "json")]
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-mod json_tape;
 #[cfg(target_arch = "wasm32")]
 mod pool;
 #[cfg(target_arch = "wasm32")]
 mod port;
+mod run;
 #[cfg(target_arch = "wasm32")]
-mod timer;
+mod stream;
 
-pub use capabilities::{is_isolate, Capabilities, GlobalContext};
-pub use control::{report_progress, CancellationToken};
+// What crosses between threads, then each side of a worker, then the platform under both.
+#[cfg(target_arch = "wasm32")]
+mod inside;
+#[cfg(target_arch = "wasm32")]
+mod parent;
+mod platform;
+mod wire;
+
+// Services and faces built on the above.
+#[cfg(all(target_arch = "wasm32", feature = "gloo"))]
+pub mod gloo;
+#[cfg(target_arch = "wasm32")]
+mod js;
+#[cfg(feature = "json")]
+pub mod json;
+
+#[cfg(test)]
+mod test_rng;
+
 pub use error::IsolateError;
 #[cfg(target_arch = "wasm32")]
-pub use isolate::{
-    exit, is_paused, should_stop, ExitReason, Isolate, IsolateBuilder, IsolateState, Priority,
-};
+pub use inside::lifecycle::{exit, is_paused, should_stop};
 #[cfg(target_arch = "wasm32")]
-pub use isolate_worker::live_workers;
+pub use isolate::{ExitReason, Isolate, IsolateBuilder, IsolateState, Priority};
+#[cfg(target_arch = "wasm32")]
+pub use parent::worker::live_workers;
+pub use platform::capabilities::{is_isolate, Capabilities, GlobalContext};
 #[cfg(target_arch = "wasm32")]
 pub use pool::{IsolatePool, PoolBuilder, PoolStats, TaskHandle};
 #[cfg(target_arch = "wasm32")]
@@ -102,6 +78,9 @@ pub use port::{ReceivePort, SendPort};
 pub use run::{compute, run, run_async};
 #[cfg(target_arch = "wasm32")]
 pub use stream::{stream, stream_with_window, IsolateStream, StreamSink};
+pub use wire::control::{report_progress, CancellationToken};
+pub use wire::protocol;
+pub use wire::transfer;
 #[cfg(target_arch = "wasm32")]
-pub use transfer::Transferable;
-pub use transfer::{Element, TransferBuffer};
+pub use wire::transfer::Transferable;
+pub use wire::transfer::{Element, TransferBuffer};

@@ -1,13 +1,19 @@
 //! [`IsolatePool`]: warm isolates running one-shot tasks first in, first out, with a bounded
 //! queue, timeouts, cancellation and replacement of dead workers.
 
-use crate::attachments::Attachments;
-use crate::control::{self, ControlBlock};
-use crate::isolate_worker::{check_size, IsolateWorker, ReplyPayload, WorkerConfig, WorkerEvent};
-use crate::protocol::{Envelope, CALL_HEADER_LEN};
-use crate::task::TaskRef;
-use crate::timer::Timer;
-use crate::{codec, Capabilities, IsolateError};
+use crate::error::IsolateError;
+use crate::parent::worker::IsolateWorker;
+use crate::parent::worker::ReplyPayload;
+use crate::parent::worker::WorkerConfig;
+use crate::parent::worker::WorkerEvent;
+use crate::platform::capabilities::Capabilities;
+use crate::platform::timer::Timer;
+use crate::wire::attachments::Attachments;
+use crate::wire::codec;
+use crate::wire::control::{self, ControlBlock};
+use crate::wire::message::check_size;
+use crate::wire::protocol::{Envelope, CALL_HEADER_LEN};
+use crate::wire::task::TaskRef;
 use futures_channel::oneshot;
 use serde::{de::DeserializeOwned, Serialize};
 use std::cell::RefCell;
@@ -82,7 +88,7 @@ impl PoolBuilder {
     }
 
     /// Where `SharedArrayBuffer` exists, cancelling a running task first asks it to stop (its
-    /// [`CancellationToken`](crate::CancellationToken) turns true) and terminates its worker only
+    /// [`CancellationToken`](crate::wire::control::CancellationToken) turns true) and terminates its worker only
     /// if it is still running after this grace period. Default: 100 ms.
     pub fn cancel_grace(mut self, grace: Duration) -> Self {
         self.cancel_grace = grace;

@@ -1,9 +1,13 @@
 //! [`ReceivePort`] and [`SendPort`]: Dart's ports over `MessageChannel`.
 
-use crate::attachments::Attachments;
-use crate::isolate_worker::{check_attachment_count, js_message, message_parts, post_message};
-use crate::protocol::{Envelope, MESSAGE_HEADER_LEN};
-use crate::{codec, IsolateError};
+use crate::error::IsolateError;
+use crate::wire::attachments::Attachments;
+use crate::wire::codec;
+use crate::wire::message::check_attachment_count;
+use crate::wire::message::js_message;
+use crate::wire::message::message_parts;
+use crate::wire::message::post_message;
+use crate::wire::protocol::{Envelope, MESSAGE_HEADER_LEN};
 use futures_core::Stream;
 use serde::{de::DeserializeOwned, Deserialize, Deserializer, Serialize, Serializer};
 use std::cell::{Cell, RefCell};
@@ -72,7 +76,7 @@ fn new_channel() -> Result<MessageChannel, IsolateError> {
 /// of its [`SendPort`]s, in the order each sender sent them.
 ///
 /// The stream ends (`None`) after [`close`](Self::close), or when an isolate it was linked to
-/// exits (a port whose `SendPort` was in an [`Isolate::spawn`](crate::Isolate::spawn) message is
+/// exits (a port whose `SendPort` was in an [`Isolate::spawn`](crate::isolate::Isolate::spawn) message is
 /// linked to that isolate), so no receive waits on a dead isolate. A message that cannot be
 /// decoded as `T` is an `Err` item; the stream goes on.
 ///
@@ -176,7 +180,7 @@ impl<T: DeserializeOwned> Stream for ReceivePort<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         // `Isolate::pause` holds delivery inside a paused isolate.
-        if crate::isolate::paused_here(cx.waker()) {
+        if crate::inside::lifecycle::paused_here(cx.waker()) {
             return Poll::Pending;
         }
         if let Some(next) = self.inner.queue.borrow_mut().pop_front() {
@@ -278,7 +282,7 @@ impl<T> Serialize for SendPort<T> {
                 "this SendPort was already sent to another isolate",
             ));
         }
-        let index = crate::attachments::attach(self.port.clone().into()).map_err(|_| {
+        let index = crate::wire::attachments::attach(self.port.clone().into()).map_err(|_| {
             serde::ser::Error::custom("a SendPort can only be sent by wasm-isolates")
         })?;
         self.sent.set(true);
@@ -289,15 +293,15 @@ impl<T> Serialize for SendPort<T> {
                 }
             });
         }
-        serializer.serialize_newtype_struct(crate::transfer::ATTACHMENT, &index)
+        serializer.serialize_newtype_struct(crate::wire::transfer::ATTACHMENT, &index)
     }
 }
 
 impl<'de, T> Deserialize<'de> for SendPort<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
-        let index = crate::transfer::Index::deserialize(deserializer)?.0;
-        let value = crate::attachments::take(index).map_err(D::Error::custom)?;
+        let index = crate::wire::transfer::Index::deserialize(deserializer)?.0;
+        let value = crate::wire::attachments::take(index).map_err(D::Error::custom)?;
         let port = value
             .dyn_into::<MessagePort>()
             .map_err(|_| D::Error::custom("attachment for a SendPort is not a MessagePort"))?;

@@ -1,7 +1,7 @@
 //! One-shot tasks: [`run`], [`compute`] and [`run_async`], Dart's `Isolate.run()` and
 //! Flutter's `compute()`.
 
-use crate::IsolateError;
+use crate::error::IsolateError;
 use serde::{de::DeserializeOwned, Serialize};
 use std::future::Future;
 
@@ -12,7 +12,7 @@ use std::future::Future;
 /// and anything it needs must travel in `input`. Input and output are any serde types.
 ///
 /// Tasks run on a small set of warm isolates shared by all callers (at most
-/// `hardwareConcurrency - 1`, capped at 4); use an [`IsolatePool`](crate::IsolatePool) to choose
+/// `hardwareConcurrency - 1`, capped at 4); use an [`IsolatePool`](crate::pool::IsolatePool) to choose
 /// the size. Works on every browser with module workers, with or without cross-origin
 /// isolation, from a page or from inside a worker.
 ///
@@ -45,7 +45,7 @@ where
     I: Serialize + DeserializeOwned + 'static,
     O: Serialize + DeserializeOwned + 'static,
 {
-    imp::call(crate::task::TaskRef::sync(task), input)
+    imp::call(crate::wire::task::TaskRef::sync(task), input)
 }
 
 /// Flutter's name for [`run`]: `compute(task, input)` runs `task(input)` in an isolate.
@@ -84,15 +84,15 @@ where
     O: Serialize + DeserializeOwned + 'static,
     F: Future<Output = O> + 'static,
 {
-    imp::call(crate::task::TaskRef::future(task), input)
+    imp::call(crate::wire::task::TaskRef::future(task), input)
 }
 
 /// Submits to the pool behind `run`, returning the task's handle.
 #[cfg(target_arch = "wasm32")]
 pub(crate) fn submit_to_default_pool<I, O>(
-    task: crate::task::TaskRef,
+    task: crate::wire::task::TaskRef,
     input: I,
-) -> crate::TaskHandle<O>
+) -> crate::pool::TaskHandle<O>
 where
     I: Serialize + 'static,
     O: DeserializeOwned + 'static,
@@ -102,8 +102,10 @@ where
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
-    use crate::task::TaskRef;
-    use crate::{IsolateError, IsolatePool, TaskHandle};
+    use crate::error::IsolateError;
+    use crate::pool::IsolatePool;
+    use crate::pool::TaskHandle;
+    use crate::wire::task::TaskRef;
     use serde::{de::DeserializeOwned, Serialize};
     use std::cell::RefCell;
 
@@ -117,7 +119,7 @@ mod imp {
             if let Some(pool) = cell.borrow().as_ref() {
                 return Ok(pool.clone());
             }
-            let caps = crate::Capabilities::detect();
+            let caps = crate::platform::capabilities::Capabilities::detect();
             let size = (caps.hardware_concurrency as usize)
                 .saturating_sub(1)
                 .clamp(1, 4);
@@ -148,10 +150,11 @@ mod imp {
 /// build behave alike (including codec errors and panics becoming `Err`).
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
-    use crate::attachments::Attachments;
-    use crate::protocol::CALL_HEADER_LEN;
-    use crate::task::{TaskFuture, TaskRef};
-    use crate::{codec, IsolateError};
+    use crate::error::IsolateError;
+    use crate::wire::attachments::Attachments;
+    use crate::wire::codec;
+    use crate::wire::protocol::CALL_HEADER_LEN;
+    use crate::wire::task::{TaskFuture, TaskRef};
     use futures_channel::oneshot;
     use serde::{de::DeserializeOwned, Serialize};
     use std::future::Future;

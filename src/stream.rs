@@ -1,10 +1,10 @@
 //! [`stream`]: a task that yields items in batches, received as a [`Stream`] with backpressure
 //! (the seed's section 9 pattern: process a large input and deliver results as they are ready).
 
+use crate::error::IsolateError;
+use crate::platform::timer::{Delay, TRAILING_MESSAGES};
 use crate::pool::TaskHandle;
 use crate::port::{ReceivePort, SendPort};
-use crate::timer::{Delay, TRAILING_MESSAGES};
-use crate::IsolateError;
 use futures_core::Stream;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::future::Future;
@@ -65,7 +65,7 @@ impl<T: Serialize + DeserializeOwned> StreamSink<T> {
 /// Backpressure: the producer may run at most `window` items (default 4, see
 /// [`stream_with_window`]) ahead of the consumer; [`StreamSink::send`] waits for the consumer
 /// beyond that, so a slow consumer never makes the producer pile up unbounded messages. Items
-/// may carry [`TransferBuffer`](crate::TransferBuffer)s, which move without copying.
+/// may carry [`TransferBuffer`](crate::wire::transfer::TransferBuffer)s, which move without copying.
 ///
 /// The stream ends after the producer returns. If the producer fails (panics, its worker
 /// dies), the stream yields that error, then ends. Dropping the stream cancels the producer.
@@ -122,8 +122,10 @@ where
         items: items.send_port(),
         window: window.max(1),
     };
-    let task =
-        crate::run::submit_to_default_pool(crate::task::TaskRef::future(produce::<I, T, F>), start);
+    let task = crate::run::submit_to_default_pool(
+        crate::wire::task::TaskRef::future(produce::<I, T, F>),
+        start,
+    );
     IsolateStream {
         items: Some(items),
         credits: None,

@@ -9,15 +9,20 @@
 //   1. worker -> parent: {wasmIsolatesHello}. The worker speaks first, so no handshake can be
 //      posted before a listener exists (a module worker loaded through a wrapper that awaits
 //      `import()` — as the wasm-bindgen test runner does — would otherwise drop it).
-//   2. parent -> worker: {wasmIsolates: 1, module, glueUrl, glueUrlGiven, port, lockName, control,
-//      maxMessageBytes}. The compiled
-//      WebAssembly.Module travels by structured clone; the .wasm is never fetched again.
-//   3. The worker takes the death-watch lock, bridges `error`/`unhandledrejection`/`close()` to the
-//      port, imports the glue (see `importGlue`), instantiates the module with its own memory and
-//      hands the port to the Rust dispatcher. All task traffic then uses that private port, not
-//      the worker's global `onmessage`, which user code in the worker may set
-//      (see https://github.com/paberr/wasmworker/pull/25).
-//   4. worker -> parent (on the port): {wasmIsolatesEvent: "ready"}.
+//   2. parent -> worker: {wasmIsolates: 1, module, glueUrl, glueUrlGiven, lockName, control,
+//      maxMessageBytes}. The compiled WebAssembly.Module travels by structured clone; the .wasm
+//      is never fetched again.
+//   3. The worker takes the death-watch lock, bridges `error`/`unhandledrejection`/`close()` to
+//      its parent, imports the glue (see `importGlue`), instantiates the module with its own
+//      memory and starts the Rust dispatcher.
+//   4. worker -> parent: {wasmIsolatesEvent: "ready"}.
+//
+// Everything — these steps, then calls and replies — travels on the worker's own channel
+// (`postMessage` both ways), never a private MessagePort: Firefox copies an ArrayBuffer
+// transferred through a MessagePort, and one channel keeps a panic's report ahead of the trap it
+// causes (src/parent/worker.rs, `IsolateWorker::post`). Both sides listen with
+// `addEventListener` and skip what is not theirs, so user code in the worker may set `onmessage`
+// (https://github.com/paberr/wasmworker/pull/25).
 
 const BOOTED = Symbol.for('wasm-isolates.booted');
 const PROTOCOL = 1;
@@ -72,19 +77,19 @@ async function importGlue(glueUrl, given) {
   return importBundledGlue();
 }
 
-async function start({ module, glueUrl, glueUrlGiven, port, lockName, control, maxMessageBytes }) {
+async function start({ module, glueUrl, glueUrlGiven, lockName, control, maxMessageBytes }) {
   // Events go on the worker's own channel, like the dispatcher's replies, so that a panic's
   // report (sent by the Rust panic hook) and the trap that follows arrive in that order.
   const report = (kind, error) => {
     try {
       globalThis.postMessage({ wasmIsolatesEvent: kind, ...describe(error) });
     } catch {
-      // The port can be closed while the worker is being torn down; nothing left to tell.
+      // The worker can be torn down while it reports; nothing left to tell.
     }
   };
 
   // An uncaught error or unhandled rejection means the instance may be inconsistent (a wasm trap
-  // surfaces as one). Report it on the port; preventDefault keeps it from also reaching the
+  // surfaces as one). Report it to the parent; preventDefault keeps it from also reaching the
   // parent's `error` event, which would double-report. Unhandled rejections never reach the
   // parent on their own, hence the bridge.
   globalThis.addEventListener('error', (event) => {
@@ -122,7 +127,7 @@ async function start({ module, glueUrl, glueUrlGiven, port, lockName, control, m
     if (typeof glue.__wasm_isolates_worker_main !== 'function') {
       throw new Error(`${glueUrl} does not export __wasm_isolates_worker_main`);
     }
-    glue.__wasm_isolates_worker_main(port, control ?? null, maxMessageBytes ?? 0x40000000);
+    glue.__wasm_isolates_worker_main(control ?? null, maxMessageBytes ?? 0x40000000);
   } catch (error) {
     report('start-failed', error);
     return;

@@ -1,5 +1,5 @@
 // wasm-isolates' JS error classes. Rust builds every error the JS API rejects with through
-// `createIsolateError` (src/js.rs), so `error instanceof IsolateTaskError` works as well as
+// `createIsolateError` (src/js/mod.rs), so `error instanceof IsolateTaskError` works as well as
 // `error.name === 'IsolateTaskError'`.
 //
 // The classes are importable from the npm package's entry (`import { JsonError } from

@@ -99,7 +99,7 @@ export function postEnvelope(port, buffer, attachments) {
   port.postMessage([buffer, ...attachments], [...transfer]);
 }
 
-/** Classes whose instances move by transfer (src/gloo.rs embeds this list in its loader). */
+/** Classes whose instances move by transfer (worker/gloo.js embeds this list in the gloo loader). */
 export const TRANSFERABLE_CLASSES = [
   'MessagePort', 'ImageBitmap', 'OffscreenCanvas', 'ReadableStream', 'WritableStream',
   'TransformStream', 'VideoFrame', 'AudioData', 'RTCDataChannel', 'MediaSourceHandle',
@@ -107,7 +107,7 @@ export const TRANSFERABLE_CLASSES = [
 
 /**
  * What to put in a transfer list for `value`: its buffer, itself, or null (cloned). Embedded in
- * src/gloo.rs's loader by its source text, so it uses nothing but TRANSFERABLE_CLASSES.
+ * the gloo loader (worker/gloo.js) by its source text, so it uses nothing but TRANSFERABLE_CLASSES.
  */
 export function transferableOf(value) {
   if (value instanceof ArrayBuffer) return value;
@@ -132,7 +132,7 @@ export function stopTimer(id) {
 /**
  * A control block shared between a parent and one isolate: an Int32Array over a
  * SharedArrayBuffer, or null where SharedArrayBuffer is unavailable (page not cross-origin
- * isolated). Layout: see src/control.rs.
+ * isolated). Layout: see src/wire/control.rs.
  */
 export function newControlBlock(words) {
   if (typeof SharedArrayBuffer !== 'function') return null;

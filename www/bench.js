@@ -81,6 +81,9 @@ async function warm(fn, times = 20) {
 
 async function setup() {
   await init();
+  if (typeof lib.__benchRoundTrips !== 'function') {
+    throw new Error('www/pkg was built without the cargo feature "bench" (npm run bench builds it; do not pass --no-build after npm start or npm test rebuilt www/pkg)');
+  }
   wasmModule = await WebAssembly.compileStreaming(fetch(new URL('./pkg/wasm_isolates_bg.wasm', import.meta.url)));
   document.getElementById('status').textContent = 'ready';
 }

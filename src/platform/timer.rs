@@ -19,7 +19,7 @@ impl Timer {
             }
         });
         let ms = delay.as_millis().min(i32::MAX as u128) as u32;
-        let id = crate::host::start_timer(ms, callback.as_ref().unchecked_ref());
+        let id = crate::platform::host::start_timer(ms, callback.as_ref().unchecked_ref());
         Timer {
             id,
             _callback: callback,
@@ -29,7 +29,7 @@ impl Timer {
 
 impl Drop for Timer {
     fn drop(&mut self) {
-        crate::host::stop_timer(&self.id);
+        crate::platform::host::stop_timer(&self.id);
     }
 }
 

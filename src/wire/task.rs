@@ -7,10 +7,10 @@
 //! separate worker binary — the same contract as Dart's `compute()`, which takes top-level
 //! functions only.
 
-use crate::attachments::Attachments;
-use crate::codec;
-use crate::protocol::{Failure, FailureCode};
-use crate::IsolateError;
+use crate::error::IsolateError;
+use crate::wire::attachments::Attachments;
+use crate::wire::codec;
+use crate::wire::protocol::{Failure, FailureCode};
 use serde::{de::DeserializeOwned, Serialize};
 use std::future::Future;
 use std::pin::Pin;

@@ -46,7 +46,7 @@ impl GlobalContext {
 
 /// What the current host supports, and so which parts of the API work here.
 ///
-/// One-shot tasks ([`run`](crate::run), [`compute`](crate::compute)) need [`workers`] and
+/// One-shot tasks ([`run`](crate::run::run), [`compute`](crate::run::compute)) need [`workers`] and
 /// [`module_workers`]. Long-lived isolates need [`shared_array_buffer`] too, which browsers only
 /// expose on cross-origin isolated pages (served with `Cross-Origin-Opener-Policy: same-origin`
 /// and `Cross-Origin-Embedder-Policy: require-corp`).
@@ -104,12 +104,12 @@ impl Capabilities {
             .map_or(1, |n| n.max(1.0) as u32);
         Capabilities {
             workers,
-            module_workers: workers && crate::host::supports_module_workers(),
+            module_workers: workers && crate::platform::host::supports_module_workers(),
             shared_array_buffer,
             cross_origin_isolated,
             hardware_concurrency,
-            context: GlobalContext::parse(&crate::host::global_context()),
-            in_isolate: crate::host::is_isolate(),
+            context: GlobalContext::parse(&crate::platform::host::global_context()),
+            in_isolate: crate::platform::host::is_isolate(),
         }
     }
 
@@ -129,7 +129,7 @@ impl Capabilities {
         }
     }
 
-    /// One-shot tasks ([`run`](crate::run), [`compute`](crate::compute), pools) work here.
+    /// One-shot tasks ([`run`](crate::run::run), [`compute`](crate::run::compute), pools) work here.
     pub fn can_run(&self) -> bool {
         (self.workers && self.module_workers) || cfg!(not(target_arch = "wasm32"))
     }
@@ -157,7 +157,7 @@ impl Capabilities {
 pub fn is_isolate() -> bool {
     #[cfg(target_arch = "wasm32")]
     {
-        crate::host::is_isolate()
+        crate::platform::host::is_isolate()
     }
     #[cfg(not(target_arch = "wasm32"))]
     {

@@ -1,23 +1,23 @@
-//! The isolate's side: the dispatcher the worker bootstrap hands its private port to.
+//! The isolate's side: the dispatcher the worker bootstrap starts once the module is
+//! instantiated. Calls arrive on the worker's own channel (see `IsolateWorker::post` for why).
 //!
 //! It decodes each call defensively (a malformed message gets a `failed` reply, never a trap),
 //! runs the task, and replies. A panic hook reports a panicking task's message and location on
 //! the port *before* the instance aborts, so the parent learns why its task ended.
 
-use crate::attachments::Attachments;
-use crate::isolate_worker::{
-    check_attachment_count, check_size, message_parts_within, post_message,
-};
-use crate::protocol::{Envelope, Failure, FailureCode, DONE_HEADER_LEN};
-use crate::task::{TaskFuture, TaskOutput, TaskRef};
+use crate::wire::attachments::Attachments;
+use crate::wire::message::check_attachment_count;
+use crate::wire::message::check_size;
+use crate::wire::message::message_parts_within;
+use crate::wire::message::post_message;
+use crate::wire::protocol::{Envelope, Failure, FailureCode, DONE_HEADER_LEN};
+use crate::wire::task::{TaskFuture, TaskOutput, TaskRef};
 use std::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, MessagePort};
 
 thread_local! {
-    /// The bootstrap's port: kept open for its events; calls arrive on the global scope.
-    static PORT: RefCell<Option<MessagePort>> = const { RefCell::new(None) };
     /// The call being run, for the panic hook.
     static CURRENT_CALL: Cell<u64> = const { Cell::new(0) };
     /// Largest message accepted or sent (the parent's `max_message_bytes`).
@@ -29,10 +29,10 @@ thread_local! {
 /// Entry point called by `worker/bootstrap.js` once the module is instantiated in the worker.
 #[doc(hidden)]
 #[wasm_bindgen(js_name = __wasm_isolates_worker_main, skip_typescript)]
-pub fn worker_main(port: MessagePort, control: Option<js_sys::Int32Array>, max_message_bytes: u32) {
+pub fn worker_main(control: Option<js_sys::Int32Array>, max_message_bytes: u32) {
     LIMIT.with(|l| l.set(max_message_bytes));
     std::panic::set_hook(Box::new(report_panic));
-    crate::control::install(control);
+    crate::wire::control::install(control);
     // Calls arrive on the worker's own channel (see `IsolateWorker::post` for why not the port).
     // A listener, not `self.onmessage`, which user code in the worker may set (wasmworker
     // PR #25). Only the parent holds this worker, so every array arriving here is meant as a
@@ -48,7 +48,6 @@ pub fn worker_main(port: MessagePort, control: Option<js_sys::Int32Array>, max_m
         .add_event_listener_with_callback("message", on_message.as_ref().unchecked_ref());
     // The dispatcher lives as long as the worker.
     on_message.forget();
-    PORT.with(|p| *p.borrow_mut() = Some(port));
     warm_up();
 }
 
@@ -62,7 +61,8 @@ fn warm_up_task(_: ()) {}
 /// against 0.15 ms for a warm round trip); now start-up pays it.
 fn warm_up() {
     let task = TaskRef::sync(warm_up_task);
-    let Ok((mut message, _)) = crate::codec::encode_after(crate::protocol::CALL_HEADER_LEN, &())
+    let Ok((mut message, _)) =
+        crate::wire::codec::encode_after(crate::wire::protocol::CALL_HEADER_LEN, &())
     else {
         return;
     };
@@ -89,7 +89,7 @@ fn dispatch(data: &JsValue) {
         Ok(parts) => parts,
         Err(e) => {
             let code = match e {
-                crate::IsolateError::Codec { .. } => FailureCode::Codec,
+                crate::error::IsolateError::Codec { .. } => FailureCode::Codec,
                 _ => FailureCode::Protocol,
             };
             return reply_failure(0, protocol_failure(e).with_code(code));
@@ -129,7 +129,7 @@ fn dispatch(data: &JsValue) {
         task: task as usize,
     };
     CURRENT_CALL.with(|c| c.set(id));
-    crate::control::set_current_call(id);
+    crate::wire::control::set_current_call(id);
     // SAFETY: the call came on this worker's private port, which only the parent that created the
     // worker holds; that parent runs the same module and built `task` with `TaskRef::sync` or
     // `TaskRef::future`. See the README's trust model.
@@ -156,7 +156,12 @@ fn check_function_index(index: u32) -> Result<(), String> {
 
 /// Ends this isolate at once: the parent learns it through the death watch.
 fn close_self() {
-    crate::control::with_own(|b| b.store(crate::control::STATE, crate::control::STATE_EXITING));
+    crate::wire::control::with_own(|b| {
+        b.store(
+            crate::wire::control::STATE,
+            crate::wire::control::STATE_EXITING,
+        )
+    });
     js_sys::global()
         .unchecked_into::<web_sys::DedicatedWorkerGlobalScope>()
         .close();
@@ -181,7 +186,7 @@ fn protocol_failure(e: impl std::fmt::Display) -> Failure {
 
 fn finish(id: u64, output: TaskOutput) {
     CURRENT_CALL.with(|c| c.set(0));
-    crate::control::set_current_call(0);
+    crate::wire::control::set_current_call(0);
     match output {
         Ok((mut message, attached)) => {
             if let Err(e) = check_size(message.len(), LIMIT.with(Cell::get)) {
@@ -210,7 +215,7 @@ fn reply_failure(id: u64, failure: Failure) {
     );
 }
 
-fn post(bytes: &[u8], attached: Attachments) -> Result<(), crate::IsolateError> {
+fn post(bytes: &[u8], attached: Attachments) -> Result<(), crate::error::IsolateError> {
     match WARM_UP_PORT.with(|p| p.borrow().clone()) {
         Some(port) => post_message(&port, bytes, attached),
         None => post_message(&js_sys::global(), bytes, attached),

@@ -1,7 +1,9 @@
 //! The JSON service's JS API: `parseJson`, `JsonDocument`, `generateDataset`.
 
+use crate::error::IsolateError;
 use crate::json::{self, Column, Columns, JsonDocument, JsonSource};
-use crate::{IsolateError, ReceivePort, TransferBuffer};
+use crate::port::ReceivePort;
+use crate::wire::transfer::TransferBuffer;
 use futures_core::Stream;
 use js_sys::{Array, Function, JsString, Object, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
@@ -37,7 +39,7 @@ struct Options {
     on_progress: Option<Function>,
 }
 
-use crate::js_support::{abortable, get, type_error};
+use crate::js::support::{abortable, get, type_error};
 
 impl Options {
     fn read(options: &JsValue) -> Result<Self, JsValue> {
@@ -103,7 +105,9 @@ impl Options {
     /// With `onProgress`: a port the isolate reports bytes parsed to, each report passed on as
     /// stage `"parsing"` until the returned guard is dropped (then reports still on their way
     /// are dropped too). Without: nothing.
-    fn parse_progress(&self) -> Result<(json::ProgressPort, Option<ProgressListener>), JsValue> {
+    fn parse_progress(
+        &self,
+    ) -> Result<(crate::json::inside::ProgressPort, Option<ProgressListener>), JsValue> {
         let Some(f) = self.on_progress.clone() else {
             return Ok((None, None));
         };
@@ -325,8 +329,10 @@ pub async fn parse_json(source: JsValue, options: JsValue) -> Result<JsValue, Js
             // The records' fields are picked out as the parse goes; no document is kept.
             let fields: Vec<&str> = options.fields.iter().map(String::as_str).collect();
             let parts = options.parts.unwrap_or_else(json::default_parts);
-            let columns =
-                json::parse_columns_with(source, &fields, parts, on_slice, progress).await?;
+            let columns = crate::json::document::parse_columns_with(
+                source, &fields, parts, on_slice, progress,
+            )
+            .await?;
             options.progress("parsing", 1.0, 1.0);
             return Ok(columns_to_js(columns));
         }
@@ -409,12 +415,12 @@ async fn objects(doc: &JsonDocument, options: &Options) -> Result<JsValue, JsVal
             let next_end = (end + size).min(len);
             pending = Some((next_end, doc.slice_text_handle(pointer, end, next_end)));
         }
-        let t0 = crate::host::now();
+        let t0 = crate::platform::host::now();
         let items: Array = parse_text(&slice)?.dyn_into()?;
         for item in items.iter() {
             out.push(&item);
         }
-        let spent = crate::host::now() - t0;
+        let spent = crate::platform::host::now() - t0;
         options.progress("delivering", end as f64, len as f64);
         // Aim at 80 % of the budget; grow at most 4x per step.
         let per_item = spent.max(0.01) / (items.length().max(1) as f64);
@@ -557,7 +563,7 @@ pub async fn generate_dataset(
     seed: Option<f64>,
 ) -> Result<Uint8Array, JsValue> {
     let seed = seed.unwrap_or(1.0).max(1.0) as u64;
-    let bytes = crate::run(crate::json_dataset::generate, (kind, megabytes, seed))
+    let bytes = crate::run::run(crate::json::dataset::generate, (kind, megabytes, seed))
         .await?
         .map_err(type_error)?;
     Ok(bytes.view())

@@ -15,7 +15,7 @@
 pub(crate) use imp::*;
 
 /// Lets a running task see whether its caller cancelled it — Dart has no such thing; this is
-/// how a long computation in a pool cooperates with [`TaskHandle::cancel`](crate::TaskHandle::cancel)
+/// how a long computation in a pool cooperates with [`TaskHandle::cancel`](crate::pool::TaskHandle::cancel)
 /// instead of being terminated.
 ///
 /// ```no_run
@@ -121,7 +121,7 @@ mod imp {
         /// A new block, or `None` without `SharedArrayBuffer`.
         pub(crate) fn new() -> Option<Self> {
             use wasm_bindgen::JsCast;
-            crate::host::new_control_block(WORDS)
+            crate::platform::host::new_control_block(WORDS)
                 .dyn_into::<Int32Array>()
                 .ok()
                 .map(|words| ControlBlock { words })

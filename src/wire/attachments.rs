@@ -1,7 +1,7 @@
 //! Attachments: the JS values (buffers, ports, bitmaps) a message carries beside its bytes.
 //!
 //! While the codec serializes a message it opens an *outgoing* scope; every
-//! [`TransferBuffer`](crate::TransferBuffer) or [`Transferable`](crate::Transferable) reached by
+//! [`TransferBuffer`](crate::wire::transfer::TransferBuffer) or [`Transferable`](crate::wire::transfer::Transferable) reached by
 //! serde — at any depth of nesting — moves its JS value into the scope and writes only its index.
 //! The message is then posted as `[bytes, ...attachments]` with every transferable attachment in
 //! the transfer list. Decoding opens an *incoming* scope from which each index is taken once.

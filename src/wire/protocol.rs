@@ -1,6 +1,8 @@
 //! The wire protocol between a parent and its isolates.
 //!
-//! A message is a JS array `[buffer, ...attachments]` posted on a private `MessagePort`.
+//! A message is a JS array `[buffer, ...attachments]` posted on the worker's own channel (calls
+//! and replies; see `IsolateWorker::post` for why not a `MessageChannel`) or on a port
+//! ([`SendPort`](crate::port::SendPort) messages).
 //! `buffer` is one `ArrayBuffer` (transferred, never copied by the browser) that holds an
 //! envelope header followed by the payload bytes; `attachments` are the JS transferables the
 //! payload refers to by index.
@@ -23,7 +25,7 @@
 //! Decoding is total: any byte string yields an [`Envelope`] or a [`ProtocolError`], never a
 //! panic (the `decoder_never_panics` test and `npm test`'s bounded fuzz run check that).
 
-use crate::IsolateError;
+use crate::error::IsolateError;
 use std::fmt;
 
 /// The version this build speaks. A peer with another version is answered with an error.
@@ -64,7 +66,7 @@ pub enum Envelope {
         /// How many JS transferables follow the buffer.
         attachments: u32,
     },
-    /// Any direction: a message on a [`SendPort`](crate::SendPort); the payload is the value.
+    /// Any direction: a message on a [`SendPort`](crate::port::SendPort); the payload is the value.
     Message {
         /// How many JS transferables follow the buffer.
         attachments: u32,

@@ -1,6 +1,17 @@
-//! The JS face of the crate (what `www/` and npm consumers import from the glue).
+//! The JS face of the crate: what `www/` and npm consumers import from the glue — errors as JS
+//! classes, `capabilities()`, `sortInIsolate`, the JS [`IsolatePool`](pool) and, with the `json`
+//! feature, `parseJson` and `JsonDocument`.
 
-use crate::{Capabilities, IsolateError, TransferBuffer};
+#[cfg(feature = "bench")]
+mod bench;
+#[cfg(feature = "json")]
+mod json;
+mod pool;
+pub(crate) mod support;
+
+use crate::error::IsolateError;
+use crate::platform::capabilities::Capabilities;
+use crate::wire::transfer::TransferBuffer;
 use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 
@@ -161,5 +172,5 @@ pub async fn sort_in_isolate(
 ) -> Result<js_sys::Float64Array, JsValue> {
     let copy = values.slice(0, values.length());
     let input = TransferBuffer::<f64>::from_array_buffer(copy.buffer())?;
-    Ok(crate::run(sort_ascending, input).await?.view())
+    Ok(crate::run::run(sort_ascending, input).await?.view())
 }

@@ -22,7 +22,7 @@
 //! if it had never been cut. The bytes between a `,` and the next part's start are whitespace,
 //! and every other byte is in exactly one part, so UTF-8 checks see every byte too.
 
-use crate::json_columns::{columns_of_text, ColumnsBuilder};
+use crate::json::columns::{columns_of_text, ColumnsBuilder};
 
 /// A cut between two parts: `comma` is the `,` (replaced by `]` at the end of the part before),
 /// `start` the first byte of the next part's first element.
@@ -243,7 +243,7 @@ pub(crate) fn with_first_part<R>(text: &mut [u8], cuts: &[Cut], f: impl FnOnce(&
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json_columns::{ColumnBuilder, RecordColumn};
+    use crate::json::columns::{ColumnBuilder, RecordColumn};
     use crate::test_rng::xorshift;
 
     /// What `parse_columns` does across isolates, on one thread: cut, parse every part, join;

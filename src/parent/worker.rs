@@ -1,16 +1,19 @@
 //! The parent's side of one isolate's Web Worker: start-up handshake, sending calls, and turning
 //! everything the worker or the browser reports into [`WorkerEvent`]s.
 
-use crate::attachments::Attachments;
-use crate::protocol::Envelope;
-use crate::IsolateError;
-use js_sys::{Array, ArrayBuffer, Object, Reflect, Uint8Array};
+use crate::error::IsolateError;
+use crate::wire::attachments::Attachments;
+use crate::wire::message::{
+    check_attachment_count, is_envelope, js_message, message_parts, post_message,
+};
+use crate::wire::protocol::Envelope;
+use js_sys::{Object, Reflect};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{ErrorEvent, MessageChannel, MessageEvent, MessagePort, Worker};
+use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 /// What a worker reports to its owner.
 pub(crate) enum WorkerEvent {
@@ -35,7 +38,7 @@ pub(crate) struct ReplyPayload {
 impl ReplyPayload {
     /// Decodes the reply's payload as a `T`.
     pub(crate) fn decode<T: serde::de::DeserializeOwned>(self) -> Result<T, IsolateError> {
-        crate::codec::decode(&self.bytes[self.offset..], self.attachments)
+        crate::wire::codec::decode(&self.bytes[self.offset..], self.attachments)
     }
 
     /// The raw payload bytes (for protocol tests).
@@ -60,11 +63,16 @@ static NEXT_LOCK: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     static LIVE_WORKERS: Cell<usize> = const { Cell::new(0) };
+}
+
+#[cfg(feature = "bench")]
+thread_local! {
     /// How long the last reply took to read on this thread (for `npm run bench`).
     static LAST_RECEIVE_MS: Cell<f64> = const { Cell::new(0.0) };
 }
 
 /// Milliseconds this thread spent reading the last reply from an isolate.
+#[cfg(feature = "bench")]
 pub(crate) fn last_receive_ms() -> f64 {
     LAST_RECEIVE_MS.with(Cell::get)
 }
@@ -84,24 +92,11 @@ type EventSink = Rc<dyn Fn(WorkerEvent)>;
 /// One running (or starting) isolate worker. Dropping it terminates the worker.
 pub(crate) struct IsolateWorker {
     worker: Worker,
-    port: MessagePort,
     stop_watching: Rc<Cell<Option<js_sys::Function>>>,
     _on_worker_message: Closure<dyn FnMut(MessageEvent)>,
     _on_worker_error: Closure<dyn FnMut(ErrorEvent)>,
-    _on_port_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_port_messageerror: Closure<dyn FnMut(MessageEvent)>,
+    _on_messageerror: Closure<dyn FnMut(MessageEvent)>,
     _on_death: Closure<dyn FnMut()>,
-}
-
-pub(crate) fn js_message(e: &JsValue) -> String {
-    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
-        return format!(
-            "{}: {}",
-            String::from(err.name()),
-            String::from(err.message())
-        );
-    }
-    e.as_string().unwrap_or_else(|| format!("{e:?}"))
 }
 
 fn get_str(obj: &JsValue, key: &str) -> Option<String> {
@@ -114,18 +109,15 @@ impl IsolateWorker {
     /// Starts a worker. Events arrive on `sink`, never synchronously from this call.
     pub(crate) fn spawn(
         config: &WorkerConfig,
-        control: Option<&crate::control::ControlBlock>,
+        control: Option<&crate::wire::control::ControlBlock>,
         sink: EventSink,
     ) -> Result<Self, IsolateError> {
         let name = format!("wasm-isolates:{}", config.debug_name);
-        let worker =
-            crate::host::create_isolate_worker(&name).map_err(|e| IsolateError::StartFailed {
+        let worker = crate::platform::host::create_isolate_worker(&name).map_err(|e| {
+            IsolateError::StartFailed {
                 message: js_message(&e),
-            })?;
-        let channel = MessageChannel::new().map_err(|e| IsolateError::Js {
-            message: js_message(&e),
+            }
         })?;
-        let port = channel.port1();
         let lock_name = format!(
             "wasm-isolates/{}/{}",
             js_sys::Date::now(),
@@ -141,11 +133,10 @@ impl IsolateWorker {
                 let url = config
                     .glue_url
                     .clone()
-                    .unwrap_or_else(crate::host::glue_url);
+                    .unwrap_or_else(crate::platform::host::glue_url);
                 set("glueUrl", &JsValue::from_str(&url))
             })
             .and_then(|_| set("glueUrlGiven", &JsValue::from(config.glue_url.is_some())))
-            .and_then(|_| set("port", &channel.port2()))
             .and_then(|_| set("lockName", &JsValue::from_str(&lock_name)))
             .and_then(|_| set("maxMessageBytes", &JsValue::from(config.max_message_bytes)))
             .and_then(|_| match control {
@@ -155,8 +146,7 @@ impl IsolateWorker {
         built.map_err(|e| IsolateError::Js {
             message: js_message(&e),
         })?;
-        let transfer = Array::of1(&channel.port2());
-        let pending_handshake = Cell::new(Some((handshake, transfer)));
+        let pending_handshake = Cell::new(Some(handshake));
 
         let ready = Rc::new(Cell::new(false));
 
@@ -210,7 +200,8 @@ impl IsolateWorker {
                         "ready" => {
                             ready.set(true);
                             // The worker holds its lock by now; queue ours behind it.
-                            let stop = crate::host::watch_for_death(&lock_name, &on_death_fn);
+                            let stop =
+                                crate::platform::host::watch_for_death(&lock_name, &on_death_fn);
                             stop_watching.set(stop.dyn_into::<js_sys::Function>().ok());
                             WorkerEvent::Ready
                         }
@@ -230,15 +221,7 @@ impl IsolateWorker {
                 sink(decode_reply(data));
             })
         };
-        let on_port_message = {
-            let handle_data = handle_data.clone();
-            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-                handle_data(&event.data());
-            })
-        };
-        port.set_onmessage(Some(on_port_message.as_ref().unchecked_ref()));
-
-        let on_port_messageerror = {
+        let on_messageerror = {
             let sink = sink.clone();
             Closure::<dyn FnMut(MessageEvent)>::new(move |_event: MessageEvent| {
                 sink(WorkerEvent::Reply {
@@ -251,7 +234,7 @@ impl IsolateWorker {
                 });
             })
         };
-        port.set_onmessageerror(Some(on_port_messageerror.as_ref().unchecked_ref()));
+        worker.set_onmessageerror(Some(on_messageerror.as_ref().unchecked_ref()));
 
         let on_worker_message = {
             let worker = worker.clone();
@@ -259,11 +242,13 @@ impl IsolateWorker {
             let handle_data = handle_data.clone();
             Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
                 // Reading `data` is where the browser deserializes the message on this thread.
-                let t0 = crate::host::now();
+                #[cfg(feature = "bench")]
+                let t0 = crate::platform::host::now();
                 let data = event.data();
                 if is_envelope(&data) || get_str(&data, "wasmIsolatesEvent").is_some() {
                     handle_data(&data);
-                    LAST_RECEIVE_MS.with(|c| c.set(crate::host::now() - t0));
+                    #[cfg(feature = "bench")]
+                    LAST_RECEIVE_MS.with(|c| c.set(crate::platform::host::now() - t0));
                     return;
                 }
                 let hello = Reflect::get(&data, &JsValue::from_str("wasmIsolatesHello"))
@@ -272,8 +257,8 @@ impl IsolateWorker {
                 if hello.is_none() {
                     return; // user code in the worker may post on the global port; not ours
                 }
-                if let Some((handshake, transfer)) = pending_handshake.take() {
-                    if let Err(e) = worker.post_message_with_transfer(&handshake, &transfer) {
+                if let Some(handshake) = pending_handshake.take() {
+                    if let Err(e) = worker.post_message(&handshake) {
                         sink(WorkerEvent::Fatal(IsolateError::StartFailed {
                             message: js_message(&e),
                         }));
@@ -290,23 +275,24 @@ impl IsolateWorker {
         LIVE_WORKERS.with(|n| n.set(n.get() + 1));
         Ok(IsolateWorker {
             worker,
-            port,
             stop_watching,
             _on_worker_message: on_worker_message,
             _on_worker_error: on_worker_error,
-            _on_port_message: on_port_message,
-            _on_port_messageerror: on_port_messageerror,
+            _on_messageerror: on_messageerror,
             _on_death: on_death,
         })
     }
 
     /// Sends one encoded message; its buffer and attachments are transferred, not copied.
     ///
-    /// Calls and replies travel on the worker's own channel (`worker.postMessage` / the
-    /// worker's `self.postMessage`), not on the private `MessagePort`: Firefox copies an
+    /// Everything between a parent and its worker — handshake, calls, replies and the
+    /// bootstrap's events — travels on the worker's own channel (`worker.postMessage` / the
+    /// worker's `self.postMessage`), not on a private `MessageChannel`: Firefox copies an
     /// `ArrayBuffer` transferred through a `MessagePort` (measured here: 140–250 ms of the
     /// sender's time for 50 MB, against 0.16 ms through `worker.postMessage`), while Chromium
-    /// moves it either way. The port carries the bootstrap's own events (ready, errors).
+    /// moves it either way. One channel also keeps a panic's report ahead of the trap it causes.
+    /// The dispatcher listens with `addEventListener`, so user code that sets the worker's
+    /// `onmessage` does not take our messages (wasmworker PR #25), and ignores what is not ours.
     pub(crate) fn post(&self, bytes: &[u8], attachments: Attachments) -> Result<(), IsolateError> {
         post_message(self.worker.as_ref(), bytes, attachments)
     }
@@ -324,45 +310,10 @@ impl Drop for IsolateWorker {
             "message",
             self._on_worker_message.as_ref().unchecked_ref(),
         );
-        self.port.set_onmessage(None);
-        self.port.set_onmessageerror(None);
-        self.port.close();
+        self.worker.set_onmessageerror(None);
         self.worker.terminate();
         LIVE_WORKERS.with(|n| n.set(n.get().saturating_sub(1)));
     }
-}
-
-/// Posts `bytes` (copied once into a new `ArrayBuffer`, which is then transferred) with its
-/// attachments on `target` (a `MessagePort`, a `Worker`, or a worker's own global scope). A
-/// `DataCloneError` (an attachment the browser cannot clone) is a codec error.
-pub(crate) fn post_message(
-    target: &JsValue,
-    bytes: &[u8],
-    attachments: Attachments,
-) -> Result<(), IsolateError> {
-    let array = Uint8Array::new_with_length(bytes.len() as u32);
-    array.copy_from(bytes);
-    let list: Array = attachments.0.into_iter().collect();
-    crate::host::post_envelope(target, &array.buffer(), &list).map_err(|e| {
-        let message = js_message(&e);
-        if message.starts_with("DataCloneError") {
-            IsolateError::Codec { message }
-        } else {
-            IsolateError::Js { message }
-        }
-    })
-}
-
-/// Whether `data` has the shape of our messages: `[ArrayBuffer starting with "WISO", ...]`.
-/// Anything else on a worker's global channel belongs to user code (or a test runner).
-pub(crate) fn is_envelope(data: &JsValue) -> bool {
-    let Some(array) = data.dyn_ref::<Array>() else {
-        return false;
-    };
-    array.get(0).dyn_ref::<ArrayBuffer>().is_some_and(|b| {
-        b.byte_length() >= 4
-            && Uint8Array::new_with_byte_offset_and_length(b, 0, 4).to_vec() == b"WISO"
-    })
 }
 
 /// Turns a message from the Rust dispatcher into an event.
@@ -397,52 +348,5 @@ fn decode_reply(data: &JsValue) -> WorkerEvent {
             id: Envelope::peek_id(&bytes).unwrap_or(0),
             result: Err(e.into()),
         },
-    }
-}
-
-/// Splits a `[ArrayBuffer, ...attachments]` message: the bytes (copied into wasm memory) and
-/// the attachments.
-pub(crate) fn message_parts(data: &JsValue) -> Option<(Vec<u8>, Attachments)> {
-    message_parts_within(data, u32::MAX).ok()
-}
-
-/// Like [`message_parts`], refusing (before copying anything) a message over `limit` bytes.
-pub(crate) fn message_parts_within(
-    data: &JsValue,
-    limit: u32,
-) -> Result<(Vec<u8>, Attachments), IsolateError> {
-    let not_ours = || IsolateError::protocol("not an [ArrayBuffer, ...] message");
-    let array = data.dyn_ref::<Array>().ok_or_else(not_ours)?;
-    let buffer = array
-        .get(0)
-        .dyn_into::<ArrayBuffer>()
-        .map_err(|_| not_ours())?;
-    check_size(buffer.byte_length() as usize, limit)?;
-    let attachments = array.iter().skip(1).collect();
-    Ok((Uint8Array::new(&buffer).to_vec(), Attachments(attachments)))
-}
-
-/// Refuses a message over `limit` bytes with a codec error.
-pub(crate) fn check_size(len: usize, limit: u32) -> Result<(), IsolateError> {
-    if len > limit as usize {
-        return Err(IsolateError::Codec {
-            message: format!("a message of {len} bytes is over the limit of {limit} bytes"),
-        });
-    }
-    Ok(())
-}
-
-/// The header's attachment count must match what arrived.
-pub(crate) fn check_attachment_count(
-    declared: u32,
-    attachments: &Attachments,
-) -> Result<(), IsolateError> {
-    if declared as usize == attachments.len() {
-        Ok(())
-    } else {
-        Err(IsolateError::protocol(format!(
-            "message declares {declared} attachments but carries {}",
-            attachments.len()
-        )))
     }
 }

@@ -11,12 +11,12 @@
 //! [`IsolateCodec`] is a gloo [`Codec`] that encodes messages the way this crate does:
 //! MessagePack bytes, so every serde type works (gloo's default `Bincode` cannot decode
 //! `serde_json::Value`, untagged enums or `#[serde(flatten)]`), with every
-//! [`TransferBuffer`](crate::TransferBuffer) and [`Transferable`](crate::Transferable) in a
+//! [`TransferBuffer`](crate::wire::transfer::TransferBuffer) and [`Transferable`](crate::wire::transfer::Transferable) in a
 //! message attached as a JS value. In a worker started by `spawn_in_isolate` (both directions)
 //! those attachments and the payload are *transferred*, not copied: gloo itself posts without a
 //! transfer list, so the spawner adds one to that worker's `postMessage`. Elsewhere they are
 //! structured-cloned (copied), and a `Transferable` that can only be transferred (a
-//! `MessagePort`, hence a [`SendPort`](crate::SendPort)) cannot be sent.
+//! `MessagePort`, hence a [`SendPort`](crate::port::SendPort)) cannot be sent.
 //!
 //! ```no_run
 //! use gloo_worker::{HandlerId, Spawnable, Worker, WorkerScope};
@@ -56,13 +56,13 @@
 //! What stays gloo's: the bridge has no error or death channel (a worker that fails to start,
 //! or panics, never answers; the console shows why), and a message that cannot be decoded is
 //! dropped with an uncaught JS error on the receiving side. Where that matters, use
-//! [`run`](crate::run), [`IsolatePool`](crate::IsolatePool) or [`Isolate::spawn`](crate::Isolate),
-//! whose futures always settle. Inside such a worker [`is_isolate`](crate::is_isolate) is true
+//! [`run`](crate::run::run), [`IsolatePool`](crate::pool::IsolatePool) or [`Isolate::spawn`](crate::isolate::Isolate),
+//! whose futures always settle. Inside such a worker [`is_isolate`](crate::platform::capabilities::is_isolate) is true
 //! (so a `#[wasm_bindgen(start)]` function can return early there) and `run` and pools work
 //! (nested isolates).
 
-use crate::attachments::Attachments;
-use crate::IsolateError;
+use crate::error::IsolateError;
+use crate::wire::attachments::Attachments;
 use gloo_worker::{Codec, Registrable, Worker, WorkerBridge, WorkerSpawner};
 use js_sys::{Array, ArrayBuffer, Object, Reflect, Uint8Array};
 use serde::{de::DeserializeOwned, Serialize};
@@ -70,112 +70,10 @@ use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-#[wasm_bindgen(inline_js = r#"
-// wasm-isolates: hosting gloo-worker workers in this module (src/gloo.rs).
+/// The gloo worker's script, less the helpers worker/gloo.js puts before it.
+const LOADER_JS: &str = include_str!("../../worker/gloo-loader.js");
 
-// The same test of what can be transferred as the isolates' own messages use. wasm-bindgen puts
-// inline snippets and `worker/host.js` in the same snippets folder, hence the relative path; the
-// loader below also embeds both by their source text (it runs in a `blob:` worker, which cannot
-// import a relative module).
-import { TRANSFERABLE_CLASSES, transferableOf } from './worker/host.js';
-
-// The transfer list for a message encoded by IsolateCodec: its payload and every transferable
-// attachment, each once. Empty for anything else (gloo's Bincode messages are copied as before).
-function transferListOf(message) {
-  if (message === null || typeof message !== 'object' || message.wasmIsolatesGloo !== 1) return [];
-  const transfer = new Set();
-  if (message.payload instanceof ArrayBuffer) transfer.add(message.payload);
-  for (const value of Array.isArray(message.attachments) ? message.attachments : []) {
-    const t = transferableOf(value);
-    if (t !== null) transfer.add(t);
-  }
-  return [...transfer];
-}
-
-// The worker's script (a module). It waits for the boot message, adds transfer lists to gloo's
-// postMessage, imports the glue by its absolute URL, instantiates the posted module and lets
-// Rust register the gloo Worker, which then posts gloo's "loaded" message itself.
-function loaderSource() {
-  return [
-    `const TRANSFERABLE_CLASSES = ${JSON.stringify(TRANSFERABLE_CLASSES)};`,
-    transferableOf.toString(),
-    transferListOf.toString(),
-    `
-const boot = (event) => {
-  const data = event.data;
-  if (data === null || typeof data !== 'object' || data.wasmIsolatesGlooBoot !== 1) return;
-  event.stopImmediatePropagation();
-  globalThis.removeEventListener('message', boot);
-  // wasm_isolates::is_isolate() reads this: a start function can tell it runs in a worker.
-  globalThis[Symbol.for('wasm-isolates.booted')] = true;
-  const post = globalThis.postMessage.bind(globalThis);
-  globalThis.postMessage = (message, transfer) => post(message, transfer ?? transferListOf(message));
-  start(data).catch((error) => {
-    // Uncaught, so that the parent's Worker sees an error event and the console shows it.
-    setTimeout(() => { throw error; });
-  });
-};
-async function start({ glueUrl, module, entry }) {
-  const glue = await import(glueUrl);
-  await glue.default({ module_or_path: module });
-  if (typeof glue.__wasm_isolates_gloo_register !== 'function') {
-    throw new Error(glueUrl + ' does not export __wasm_isolates_gloo_register (wasm-isolates without its gloo feature?)');
-  }
-  glue.__wasm_isolates_gloo_register(entry);
-}
-globalThis.addEventListener('message', boot);
-`,
-  ].join('\n');
-}
-
-// One loader per thread, kept for the thread's life: every gloo worker it starts may still be
-// fetching it.
-let loaderUrl = null;
-
-/**
- * Calls `spawn(loaderUrl)` (gloo's spawner), capturing the Worker it constructs, then boots that
- * worker. gloo keeps its Worker private, so the global constructor is swapped for the duration of
- * the synchronous call (JS runs one thing at a time: nothing else sees the swap). A constructor
- * that throws hands gloo an inert stand-in, so gloo's `expect` cannot panic. Returns null on
- * success, else what went wrong.
- */
-export function spawnGlooWorker(spawn, module, glueUrl, entry) {
-  const Original = globalThis.Worker;
-  if (typeof Original !== 'function') return 'this context has no Worker constructor';
-  if (loaderUrl === null) {
-    loaderUrl = URL.createObjectURL(new Blob([loaderSource()], { type: 'text/javascript' }));
-  }
-  let worker = null;
-  let failure = null;
-  const Capturing = function (url, options) {
-    try {
-      worker = new Original(url, options);
-      return worker;
-    } catch (error) {
-      failure = error;
-      return new EventTarget();
-    }
-  };
-  Capturing.prototype = Original.prototype;
-  globalThis.Worker = Capturing;
-  try {
-    spawn(loaderUrl);
-  } finally {
-    globalThis.Worker = Original;
-  }
-  if (worker === null) {
-    return failure === null
-      ? 'gloo-worker did not construct its Worker through globalThis.Worker'
-      : `new Worker() threw: ${failure}`;
-  }
-  const post = worker.postMessage;
-  worker.postMessage = function (message, transfer) {
-    return post.call(this, message, transfer ?? transferListOf(message));
-  };
-  post.call(worker, { wasmIsolatesGlooBoot: 1, glueUrl, module, entry });
-  return null;
-}
-"#)]
+#[wasm_bindgen(module = "/worker/gloo.js")]
 extern "C" {
     #[wasm_bindgen(js_name = spawnGlooWorker)]
     fn spawn_gloo_worker(
@@ -183,6 +81,7 @@ extern "C" {
         module: &JsValue,
         glue_url: &str,
         entry: u32,
+        loader_body: &str,
     ) -> Option<String>;
 }
 
@@ -191,7 +90,7 @@ extern "C" {
 /// Implemented for gloo's [`WorkerSpawner`], with any [`Codec`]: set the callback and the
 /// encoding as usual, then call `spawn_in_isolate()` where you would call `spawn(path)`. There
 /// is no worker bundle and no path: the worker imports this module's wasm-bindgen glue (the one
-/// [`run`](crate::run) uses) and instantiates the already compiled module. It works from a page
+/// [`run`](crate::run::run) uses) and instantiates the already compiled module. It works from a page
 /// and from inside a worker (gloo-worker 0.6's `spawn(path)` without a loader resolves the path
 /// against `window.location`, and panics where there is no `window`).
 ///
@@ -239,7 +138,7 @@ pub trait SpawnInIsolate<W: Worker> {
 
     /// As [`spawn_in_isolate`](Self::spawn_in_isolate), with the worker importing the
     /// wasm-bindgen glue from `glue_url`: set it when a bundler folded this module's glue into
-    /// an app chunk (see [`PoolBuilder::glue_url`](crate::PoolBuilder::glue_url)).
+    /// an app chunk (see [`PoolBuilder::glue_url`](crate::pool::PoolBuilder::glue_url)).
     ///
     /// # Errors
     /// As [`spawn_in_isolate`](Self::spawn_in_isolate).
@@ -257,7 +156,7 @@ where
     W::Output: Serialize + DeserializeOwned,
 {
     fn spawn_in_isolate(&mut self) -> Result<WorkerBridge<W>, IsolateError> {
-        spawn::<W, C>(self, &crate::host::glue_url())
+        spawn::<W, C>(self, &crate::platform::host::glue_url())
     }
 
     fn spawn_in_isolate_with_glue(
@@ -278,7 +177,7 @@ where
     W::Input: Serialize + DeserializeOwned,
     W::Output: Serialize + DeserializeOwned,
 {
-    let caps = crate::Capabilities::detect();
+    let caps = crate::platform::capabilities::Capabilities::detect();
     if !(caps.workers && caps.module_workers) {
         return Err(IsolateError::Unsupported {
             capability: "module Worker".into(),
@@ -298,6 +197,7 @@ where
         &wasm_bindgen::module(),
         glue_url,
         entry as usize as u32,
+        LOADER_JS,
     );
     match (bridge.into_inner(), failure) {
         (Some(bridge), None) => Ok(bridge),
@@ -351,8 +251,8 @@ pub fn gloo_register(entry: u32) -> Result<(), JsError> {
 ///
 /// - **Every serde type**: MessagePack is self-describing, so `serde_json::Value`, untagged and
 ///   internally tagged enums and `#[serde(flatten)]` work (gloo's `Bincode` cannot decode them).
-/// - **Buffers move**: each [`TransferBuffer`](crate::TransferBuffer) and
-///   [`Transferable`](crate::Transferable) in a message travels as its JS object. Between a
+/// - **Buffers move**: each [`TransferBuffer`](crate::wire::transfer::TransferBuffer) and
+///   [`Transferable`](crate::wire::transfer::Transferable) in a message travels as its JS object. Between a
 ///   bridge and a worker started by [`SpawnInIsolate::spawn_in_isolate`] the payload and those
 ///   objects are transferred (constant time, the sender's `ArrayBuffer` is detached); with a
 ///   worker spawned by gloo itself they are structured-cloned (copied), and a value that can only
@@ -385,7 +285,7 @@ impl Codec for IsolateCodec {
             let _ = Reflect::set(&message, &JsValue::from_str(key), value);
         };
         set("wasmIsolatesGloo", &JsValue::from(1));
-        match crate::codec::encode_after(0, &input) {
+        match crate::wire::codec::encode_after(0, &input) {
             Ok((bytes, attached)) => {
                 set("payload", &Uint8Array::from(bytes.as_slice()).buffer());
                 set("attachments", &attached.0.into_iter().collect::<Array>());
@@ -445,5 +345,5 @@ fn decode_message<O: DeserializeOwned>(input: &JsValue) -> Result<O, IsolateErro
                 message: "IsolateCodec message without its attachment list".into(),
             })?;
     let bytes = Uint8Array::new(&payload).to_vec();
-    crate::codec::decode(&bytes, Attachments(attachments.iter().collect()))
+    crate::wire::codec::decode(&bytes, Attachments(attachments.iter().collect()))
 }

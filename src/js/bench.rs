@@ -2,7 +2,8 @@
 //! glue, left out of its TypeScript declarations). Each returns milliseconds measured with
 //! `performance.now()` on the calling thread.
 
-use crate::{IsolatePool, TransferBuffer};
+use crate::pool::IsolatePool;
+use crate::wire::transfer::TransferBuffer;
 use js_sys::Float64Array;
 use wasm_bindgen::prelude::*;
 
@@ -25,9 +26,9 @@ pub async fn bench_round_trips(calls: u32) -> Result<Float64Array, JsValue> {
     pool.run(noop, ()).await?; // warm the path
     let mut out = Vec::with_capacity(calls as usize);
     for _ in 0..calls {
-        let t0 = crate::host::now();
+        let t0 = crate::platform::host::now();
         pool.run(noop, ()).await?;
-        out.push(crate::host::now() - t0);
+        out.push(crate::platform::host::now() - t0);
     }
     Ok(Float64Array::from(&out[..]))
 }
@@ -36,10 +37,10 @@ pub async fn bench_round_trips(calls: u32) -> Result<Float64Array, JsValue> {
 #[doc(hidden)]
 #[wasm_bindgen(js_name = __benchColdStart, skip_typescript)]
 pub async fn bench_cold_start() -> Result<f64, JsValue> {
-    let t0 = crate::host::now();
+    let t0 = crate::platform::host::now();
     let pool = pool(1, false)?;
     pool.run(noop, ()).await?;
-    Ok(crate::host::now() - t0)
+    Ok(crate::platform::host::now() - t0)
 }
 
 /// The first task on a prewarmed pool, timed from when the pool reports ready.
@@ -48,9 +49,9 @@ pub async fn bench_cold_start() -> Result<f64, JsValue> {
 pub async fn bench_first_task_after_ready() -> Result<f64, JsValue> {
     let pool = pool(1, true)?;
     pool.ready().await;
-    let t0 = crate::host::now();
+    let t0 = crate::platform::host::now();
     pool.run(noop, ()).await?;
-    Ok(crate::host::now() - t0)
+    Ok(crate::platform::host::now() - t0)
 }
 
 /// CPU-bound work: sort a million pseudo-random numbers, return a checksum.
@@ -74,12 +75,12 @@ fn sort_million(seed: u32) -> f64 {
 pub async fn bench_pool_scaling(tasks: u32, isolates: u32) -> Result<f64, JsValue> {
     let pool = pool(isolates as usize, true)?;
     pool.ready().await;
-    let t0 = crate::host::now();
+    let t0 = crate::platform::host::now();
     let handles: Vec<_> = (0..tasks).map(|i| pool.run(sort_million, i)).collect();
     for h in handles {
         h.await?;
     }
-    Ok(crate::host::now() - t0)
+    Ok(crate::platform::host::now() - t0)
 }
 
 /// `tasks` tiny tasks through a pool of `isolates`, all submitted at once: total milliseconds.
@@ -88,12 +89,12 @@ pub async fn bench_pool_scaling(tasks: u32, isolates: u32) -> Result<f64, JsValu
 pub async fn bench_throughput(tasks: u32, isolates: u32) -> Result<f64, JsValue> {
     let pool = pool(isolates as usize, true)?;
     pool.ready().await;
-    let t0 = crate::host::now();
+    let t0 = crate::platform::host::now();
     let handles: Vec<_> = (0..tasks).map(|_| pool.run(noop, ())).collect();
     for h in handles {
         h.await?;
     }
-    Ok(crate::host::now() - t0)
+    Ok(crate::platform::host::now() - t0)
 }
 
 fn echo(buffer: TransferBuffer<u8>) -> TransferBuffer<u8> {
@@ -110,11 +111,11 @@ pub async fn bench_transfer(megabytes: u32) -> Result<Float64Array, JsValue> {
     pool.ready().await;
     let buffer = js_sys::ArrayBuffer::new(megabytes * 1024 * 1024);
     let input = TransferBuffer::from_array_buffer(buffer)?;
-    let t0 = crate::host::now();
+    let t0 = crate::platform::host::now();
     let handle = pool.run(echo, input);
-    let send = crate::host::now() - t0;
+    let send = crate::platform::host::now() - t0;
     let back = handle.await?;
-    let receive = crate::isolate_worker::last_receive_ms();
+    let receive = crate::parent::worker::last_receive_ms();
     if back.len() != (megabytes * 1024 * 1024) as usize {
         return Err(JsValue::from_str(
             "the buffer came back with the wrong length",

@@ -2,7 +2,7 @@
 //! (`JsonDocument::select`) or while the text is parsed (`parse_columns`), which is why the
 //! builder takes a [`TapeView`]. Plain vectors here; `json` moves them into transferable buffers.
 
-use crate::json_tape::{for_each_root_element, pointer_tokens, Kind, SyntaxError, TapeView};
+use crate::json::tape::{for_each_root_element, pointer_tokens, Kind, SyntaxError, TapeView};
 
 /// A finished column.
 #[derive(Debug, PartialEq)]
@@ -64,7 +64,7 @@ pub(crate) struct ColumnsBuilder {
     len: u64,
 }
 
-/// One column being built. Also what one part of a split document (see `json_split`) hands to
+/// One column being built. Also what one part of a split document (see `json::parts`) hands to
 /// the part before it: unlike a [`RecordColumn`], it still tells "no value yet" (`Untyped`) from
 /// "an array or object came first" (`Missing`), which decide differently how the next part joins.
 #[derive(Debug, PartialEq)]
@@ -307,7 +307,7 @@ impl ColumnBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json_tape::{for_each_root_element, Tape};
+    use crate::json::tape::{for_each_root_element, Tape};
 
     /// Columns of `fields` over the top-level array of `json`, built from a tape and while
     /// streaming; both ways must agree.

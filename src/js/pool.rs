@@ -1,7 +1,9 @@
 //! The JS API's pool: `new IsolatePool(options)` runs exported functions of ES modules in
 //! isolates, with the Rust pool's queue, timeouts, cancellation and worker replacement.
 
-use crate::{IsolatePool, PoolBuilder, Transferable};
+use crate::pool::IsolatePool;
+use crate::pool::PoolBuilder;
+use crate::wire::transfer::Transferable;
 use js_sys::{Array, Promise, Reflect};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -43,7 +45,7 @@ async fn js_call(call: JsCall) -> Result<Transferable<JsValue>, Thrown> {
         Err(e) => {
             let d = describe_error(&e);
             let field = |k: &str| {
-                crate::js_support::get(&d, k)
+                crate::js::support::get(&d, k)
                     .as_string()
                     .unwrap_or_default()
             };
@@ -70,7 +72,7 @@ fn thrown_to_js(t: Thrown) -> JsValue {
 }
 
 fn number(options: &JsValue, key: &str) -> Option<f64> {
-    crate::js_support::get(options, key)
+    crate::js::support::get(options, key)
         .as_f64()
         .filter(|n| *n >= 0.0)
 }
@@ -152,7 +154,7 @@ impl JsIsolatePool {
         if let Some(n) = number(&options, "maxMessageBytes") {
             b = b.max_message_bytes(n.min(u32::MAX as f64) as u32);
         }
-        if let Some(p) = crate::js_support::get(&options, "prewarm").as_bool() {
+        if let Some(p) = crate::js::support::get(&options, "prewarm").as_bool() {
             b = b.prewarm(p);
         }
         Ok(JsIsolatePool { pool: b.build()? })
@@ -174,29 +176,31 @@ impl JsIsolatePool {
     ) -> Promise {
         let module = module
             .as_string()
-            .or_else(|| crate::js_support::get(&module, "href").as_string());
+            .or_else(|| crate::js::support::get(&module, "href").as_string());
         let Some(module) = module else {
             return Promise::reject(
                 &js_sys::TypeError::new("run: module must be a URL or a string").into(),
             );
         };
         // Resolve against this scope's location, as `new URL(module, location.href)` would.
-        let base = crate::js_support::get(&js_sys::global(), "location");
-        let module = web_sys_url(&module, &crate::js_support::get(&base, "href"));
+        let base = crate::js::support::get(&js_sys::global(), "location");
+        let module = web_sys_url(&module, &crate::js::support::get(&base, "href"));
         let args = if args.is_undefined() || args.is_null() {
             Array::new().into()
         } else {
             args
         };
         if !args.is_instance_of::<Array>() {
-            return Promise::reject(&crate::js_support::type_error("run: args must be an array"));
+            return Promise::reject(&crate::js::support::type_error(
+                "run: args must be an array",
+            ));
         }
-        let transfer = crate::js_support::get(&options, "transfer")
+        let transfer = crate::js::support::get(&options, "transfer")
             .dyn_into::<Array>()
             .map(|a| a.iter().map(Transferable).collect())
             .unwrap_or_default();
         let signal: Option<web_sys::AbortSignal> =
-            crate::js_support::get(&options, "signal").dyn_into().ok();
+            crate::js::support::get(&options, "signal").dyn_into().ok();
         let handle = self.pool.run_async(
             js_call,
             JsCall {
@@ -207,7 +211,7 @@ impl JsIsolatePool {
             },
         );
         future_to_promise(async move {
-            let result = crate::js_support::abortable(signal.as_ref(), async move {
+            let result = crate::js::support::abortable(signal.as_ref(), async move {
                 handle.await.map_err(JsValue::from)
             })
             .await?;

@@ -1,6 +1,6 @@
 //! Synthetic JSON datasets for the demo and benchmarks, generated in an isolate with a fixed seed.
 
-use crate::TransferBuffer;
+use crate::wire::transfer::TransferBuffer;
 use std::fmt::Write;
 
 /// A small, fast, seedable PRNG (xorshift64*): the same seed gives the same dataset everywhere.

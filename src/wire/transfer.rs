@@ -77,7 +77,7 @@ pub(crate) const ATTACHMENT: &str = "$wasm_isolates::attachment";
 ///
 /// Put it anywhere in a task's input or output (or a port message): the codec adds its
 /// `ArrayBuffer` to the transfer list, so the browser moves it in constant time and the sender's
-/// copy is detached. See the [module docs](crate::transfer) for exactly where copies happen.
+/// copy is detached. See the [module docs](crate::wire::transfer) for exactly where copies happen.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), wasm_isolates::IsolateError> {
@@ -152,12 +152,14 @@ impl<T: Element> TransferBuffer<T> {
 #[cfg(target_arch = "wasm32")]
 impl<T: Element> TransferBuffer<T> {
     /// Wraps an existing JS `ArrayBuffer` without copying. Fails with
-    /// [`IsolateError::Codec`](crate::IsolateError::Codec) when its length is not a multiple of
+    /// [`IsolateError::Codec`](crate::error::IsolateError::Codec) when its length is not a multiple of
     /// `T`'s size.
-    pub fn from_array_buffer(buffer: js_sys::ArrayBuffer) -> Result<Self, crate::IsolateError> {
+    pub fn from_array_buffer(
+        buffer: js_sys::ArrayBuffer,
+    ) -> Result<Self, crate::error::IsolateError> {
         let size = std::mem::size_of::<T>() as u32;
         if buffer.byte_length() % size != 0 {
-            return Err(crate::IsolateError::Codec {
+            return Err(crate::error::IsolateError::Codec {
                 message: format!(
                     "an ArrayBuffer of {} bytes is not a whole number of {}-byte elements",
                     buffer.byte_length(),
@@ -212,7 +214,7 @@ impl<T: Element> Serialize for TransferBuffer<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[cfg(target_arch = "wasm32")]
         {
-            match crate::attachments::attach(self.buffer.clone().into()) {
+            match crate::wire::attachments::attach(self.buffer.clone().into()) {
                 Ok(index) => serializer.serialize_newtype_struct(ATTACHMENT, &index),
                 // Serialized by another serde format (e.g. to JSON): inline the elements.
                 Err(_) => self.to_vec().serialize(serializer),
@@ -231,11 +233,11 @@ impl<'de, T: Element> Deserialize<'de> for TransferBuffer<T> {
         {
             use serde::de::Error;
             use wasm_bindgen::JsCast;
-            if !crate::attachments::receiving() {
+            if !crate::wire::attachments::receiving() {
                 return Vec::<T>::deserialize(deserializer).map(Self::from);
             }
             let index = Index::deserialize(deserializer)?.0;
-            let value = crate::attachments::take(index).map_err(D::Error::custom)?;
+            let value = crate::wire::attachments::take(index).map_err(D::Error::custom)?;
             let buffer = value.dyn_into::<js_sys::ArrayBuffer>().map_err(|_| {
                 D::Error::custom("attachment for a TransferBuffer is not an ArrayBuffer")
             })?;
@@ -278,7 +280,7 @@ impl<'de> Deserialize<'de> for Index {
 /// values wrapped in it are structured-cloned instead.
 ///
 /// On the receiving side the value is checked to be a `T`; a mismatch is an
-/// [`IsolateError::Codec`](crate::IsolateError::Codec).
+/// [`IsolateError::Codec`](crate::error::IsolateError::Codec).
 ///
 /// ```no_run
 /// # #[cfg(target_arch = "wasm32")]
@@ -300,7 +302,7 @@ pub struct Transferable<T>(pub T);
 #[cfg(target_arch = "wasm32")]
 impl<T: AsRef<wasm_bindgen::JsValue>> Serialize for Transferable<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match crate::attachments::attach(self.0.as_ref().clone()) {
+        match crate::wire::attachments::attach(self.0.as_ref().clone()) {
             Ok(index) => serializer.serialize_newtype_struct(ATTACHMENT, &index),
             Err(_) => Err(serde::ser::Error::custom(
                 "a Transferable JS value can only be sent by wasm-isolates",
@@ -315,7 +317,7 @@ impl<'de, T: wasm_bindgen::JsCast> Deserialize<'de> for Transferable<T> {
         use serde::de::Error;
         use wasm_bindgen::JsCast;
         let index = Index::deserialize(deserializer)?.0;
-        let value = crate::attachments::take(index).map_err(D::Error::custom)?;
+        let value = crate::wire::attachments::take(index).map_err(D::Error::custom)?;
         value.dyn_into::<T>().map(Transferable).map_err(|_| {
             D::Error::custom(format!(
                 "attachment {index} is not a {}",
@@ -343,8 +345,8 @@ mod tests {
             samples: TransferBuffer::from_slice(&[0.5, 1.5]),
             extra: vec![vec![1u8, 2].into(), TransferBuffer::from_slice(&[])],
         };
-        let (bytes, _) = crate::codec::encode_after(0, &frame).unwrap();
-        let back: Frame = crate::codec::decode(&bytes, Default::default()).unwrap();
+        let (bytes, _) = crate::wire::codec::encode_after(0, &frame).unwrap();
+        let back: Frame = crate::wire::codec::decode(&bytes, Default::default()).unwrap();
         assert_eq!(back.id, 7);
         assert_eq!(back.samples.to_vec(), vec![0.5, 1.5]);
         assert_eq!(back.extra[0].to_vec(), vec![1, 2]);

@@ -6,8 +6,8 @@
 //! every serde type works, including `serde_json::Value`, untagged enums and `#[serde(flatten)]`,
 //! which non-self-describing formats reject.
 
-use crate::attachments::{self, Attachments};
-use crate::IsolateError;
+use crate::error::IsolateError;
+use crate::wire::attachments::{self, Attachments};
 use serde::{de::DeserializeOwned, Serialize};
 
 /// Serializes `value` after `reserve` zero bytes (room for the envelope header, written later

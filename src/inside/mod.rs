@@ -1,0 +1,6 @@
+//! What runs inside an isolate: the dispatcher the worker's bootstrap hands every message to
+//! ([`dispatch`]), and what the isolate's own code may ask of its life ([`lifecycle`]:
+//! `should_stop`, `is_paused`, `exit`).
+
+pub(crate) mod dispatch;
+pub(crate) mod lifecycle;

@@ -1,0 +1,417 @@
+//! The JSON service from the caller's side: [`JsonDocument`], a document kept in its own
+//! isolate, and [`parse_columns`], columns without keeping one.
+
+use crate::error::IsolateError;
+use crate::json::inside::*;
+use crate::json::wire::{Columns, DocumentInfo, JsonFailure, Source};
+use crate::pool::IsolatePool;
+use crate::wire::transfer::{TransferBuffer, Transferable};
+use serde_json::Value;
+use std::cell::RefCell;
+
+/// The parts [`parse_columns`] cuts a large document into by default: one per core but one
+/// (`navigator.hardwareConcurrency - 1`, at least 1, at most [`MAX_PARTS`]), like the pool's
+/// default size — the page keeps a core. Measured on a 2-core machine, where this is 1: two parts
+/// saved 15 % of a 50 MB parse (≈ 350 vs 410 ms in Chromium, nothing in Firefox) while the page's
+/// thread, sharing the cores with two busy isolates, answered late for 50–180 ms in all.
+///
+/// ```no_run
+/// let parts = wasm_isolates::json::default_parts();
+/// assert!((1..=wasm_isolates::json::MAX_PARTS).contains(&parts));
+/// ```
+pub fn default_parts() -> usize {
+    (crate::platform::capabilities::Capabilities::detect().hardware_concurrency as usize)
+        .saturating_sub(1)
+        .clamp(1, MAX_PARTS)
+}
+
+/// The most parts a document is cut into (a larger `parts` counts as this).
+///
+/// ```
+/// assert_eq!(wasm_isolates::json::MAX_PARTS, 8);
+/// ```
+pub const MAX_PARTS: usize = 8;
+
+// ---------------------------------------------------------------- the caller's side
+
+/// A JSON document parsed by, and kept in, its own isolate.
+///
+/// Each document has a dedicated isolate (a one-worker [`IsolatePool`], so it works with or
+/// without cross-origin isolation); dropping the document stops it. Queries go to that isolate
+/// one at a time, in order.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), wasm_isolates::IsolateError> {
+/// use wasm_isolates::json::{Column, JsonDocument};
+///
+/// let doc = JsonDocument::fetch("/data/points.json").await?;
+/// let n = doc.len("").await?;                       // records in the top-level array
+/// let first = doc.get("/0/courier").await?;         // a small value
+/// let page = doc.slice("", 0, 50).await?;           // a page of records
+/// let cols = doc.select("", &["lat", "lon"]).await?; // typed arrays, transferred
+/// if let Column::Number(lat) = &cols.columns[0] {
+///     let _lat: js_sys::Float64Array = lat.view();  // no copy
+/// }
+/// # Ok(()) }
+/// ```
+pub struct JsonDocument {
+    pool: IsolatePool,
+    info: DocumentInfo,
+}
+
+/// How many idle JSON isolates to keep for the next documents.
+const MAX_SPARES: usize = 2;
+
+thread_local! {
+    static SPARE: RefCell<Vec<IsolatePool>> = const { RefCell::new(Vec::new()) };
+}
+
+fn new_json_isolate() -> Result<IsolatePool, IsolateError> {
+    IsolatePool::builder()
+        .size(1)
+        .prewarm(true)
+        .debug_name("json")
+        .build()
+}
+
+impl Drop for JsonDocument {
+    fn drop(&mut self) {
+        recycle(&self.pool);
+    }
+}
+
+/// Keeps a JSON isolate as a spare, its document freed by a task queued ahead of anything the
+/// next document asks (the queue is FIFO); or lets it go, which terminates it.
+fn recycle(pool: &IsolatePool) {
+    SPARE.with(|s| {
+        let mut spares = s.borrow_mut();
+        if spares.len() < MAX_SPARES {
+            pool.run(release, ()).detach();
+            spares.push(pool.clone());
+        }
+    });
+}
+
+/// What a JSON document is read from; see [`JsonDocument::parse`] and [`parse_columns`].
+/// Nothing is copied or parsed on the calling thread.
+///
+/// ```no_run
+/// # async fn demo(bytes: Vec<u8>) -> Result<(), wasm_isolates::IsolateError> {
+/// use wasm_isolates::json::{JsonDocument, JsonSource};
+/// use wasm_isolates::TransferBuffer;
+///
+/// let doc = JsonDocument::parse(JsonSource::Bytes(TransferBuffer::from_slice(&bytes))).await?;
+/// let doc = JsonDocument::parse(JsonSource::Url("/data/points.json".into())).await?;
+/// # Ok(()) }
+/// ```
+#[non_exhaustive]
+pub enum JsonSource {
+    /// JSON text as UTF-8 bytes, moved to the isolate by transfer.
+    Bytes(TransferBuffer<u8>),
+    /// A URL the isolate fetches (relative URLs resolve against the page).
+    Url(String),
+    /// A `Blob` or `File`, read in the isolate.
+    Blob(web_sys::Blob),
+    /// JSON text as a JS string, sent to the isolate in slices small enough for one frame each.
+    Text(js_sys::JsString),
+}
+
+impl std::fmt::Debug for JsonSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JsonSource::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            JsonSource::Url(u) => write!(f, "Url({u:?})"),
+            JsonSource::Blob(b) => write!(f, "Blob({} bytes)", b.size()),
+            JsonSource::Text(t) => write!(f, "Text({} UTF-16 units)", t.length()),
+        }
+    }
+}
+
+/// Parses `source` in an isolate and returns `fields` of the records of its top-level array as
+/// typed columns: what [`JsonDocument::select`] gives on a freshly parsed document, in one pass
+/// and without keeping the document — the fields are picked out of each record as it is parsed,
+/// so no tape is built (less memory, and no second walk over it). A field may be a path into
+/// nested objects (`"location/lat"`).
+///
+/// Errors: malformed JSON is [`IsolateError::Json`] (with byte offset, line and column), and so
+/// is a top-level value that is not an array; a source that cannot be read (a failed fetch) is
+/// [`IsolateError::Json`] with the reason. The isolate stays usable either way.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), wasm_isolates::IsolateError> {
+/// use wasm_isolates::json::{parse_columns, Column, JsonSource};
+///
+/// let cols = parse_columns(JsonSource::Url("/data/points.json".into()), &["lat", "lon"]).await?;
+/// if let Column::Number(lat) = &cols.columns[0] {
+///     let _lat: js_sys::Float64Array = lat.view(); // moved here, not copied
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn parse_columns(source: JsonSource, fields: &[&str]) -> Result<Columns, IsolateError> {
+    parse_columns_with(source, fields, default_parts(), |_| {}, None).await
+}
+
+/// [`parse_columns`], cutting a large document into at most `parts` parts parsed by as many
+/// isolates at once (1: one isolate, no cut; the default is [`default_parts`]).
+///
+/// Only a top-level array of at least 4 MiB a part is cut, near evenly spaced offsets where a
+/// record seems to start; every part is checked to be exactly a run of the document's elements
+/// before the parts' columns are joined, and when a guess was wrong (or the document is
+/// malformed, or an isolate fails) the first isolate reads the whole text again. So the result —
+/// columns, or the error with its offset, line and column — is always what one isolate alone
+/// gives; a wrong guess costs time, never correctness. Each part's isolate is a spare JSON
+/// isolate or a new one, kept as a spare afterwards.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), wasm_isolates::IsolateError> {
+/// use wasm_isolates::json::{parse_columns_in_parts, JsonSource};
+///
+/// let source = JsonSource::Url("/data/points.json".into());
+/// let cols = parse_columns_in_parts(source, &["lat", "lon"], 2).await?;
+/// println!("{} records", cols.len);
+/// # Ok(()) }
+/// ```
+pub async fn parse_columns_in_parts(
+    source: JsonSource,
+    fields: &[&str],
+    parts: usize,
+) -> Result<Columns, IsolateError> {
+    parse_columns_with(source, fields, parts, |_| {}, None).await
+}
+
+/// [`parse_columns_in_parts`], reporting the UTF-16 units of a string source sent so far, and
+/// the bytes parsed to `progress`.
+pub(crate) async fn parse_columns_with(
+    source: JsonSource,
+    fields: &[&str],
+    parts: usize,
+    on_slice: impl FnMut(u32),
+    progress: ProgressPort,
+) -> Result<Columns, IsolateError> {
+    let (source, pool) = JsonDocument::stage(source, on_slice).await?;
+    let fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+    let parts = parts.clamp(1, MAX_PARTS) as u32;
+    let texts = match pool
+        .run_async(columns_cut, (source, fields.clone(), parts, progress))
+        .await??
+    {
+        CutOutcome::Whole(columns) => {
+            // Only an isolate that answered goes back to the spares.
+            recycle(&pool);
+            return Ok(columns?);
+        }
+        CutOutcome::Parts(texts) => texts,
+    };
+    // Every task is submitted at once: the other parts and part 0 are parsed at the same time.
+    let mut others = Vec::with_capacity(texts.len());
+    for text in texts {
+        let isolate = JsonDocument::isolate()?;
+        let task = isolate.run(columns_of_part, (text, fields.clone()));
+        others.push((isolate, task));
+    }
+    pool.run(columns_first_part, ()).await?;
+    let mut parts = Vec::with_capacity(others.len());
+    for (isolate, task) in others {
+        // A part whose isolate failed is read again by the first isolate (`columns_join`).
+        let part = match task.await {
+            Ok(part) => {
+                recycle(&isolate);
+                part
+            }
+            Err(_) => None,
+        };
+        parts.push(part);
+    }
+    let columns = pool.run(columns_join, parts).await??;
+    recycle(&pool);
+    Ok(columns)
+}
+
+/// Largest JS string slice posted at once (UTF-16 code units): posting costs the sending thread
+/// about 0.4 ms per MB, so 1 Mi units stays well inside a frame.
+const TEXT_SLICE: u32 = 1 << 20;
+
+impl JsonDocument {
+    /// A JSON isolate: a warm spare if there is one (see [`prewarm`](Self::prewarm)), else a
+    /// new one; either way a new spare starts warming for the next document.
+    fn isolate() -> Result<IsolatePool, IsolateError> {
+        let pool = match SPARE.with(|s| s.borrow_mut().pop()) {
+            Some(pool) => pool,
+            None => new_json_isolate()?,
+        };
+        Self::prewarm()?;
+        Ok(pool)
+    }
+
+    /// Starts a JSON isolate now, so that the next document does not pay for a worker start
+    /// (≈ 10–30 ms of the calling thread's time, and more in total). Call it at start-up; every
+    /// document keeps one spare warm afterwards, and a closed document's isolate is reused.
+    pub fn prewarm() -> Result<(), IsolateError> {
+        if SPARE.with(|s| s.borrow().is_empty()) {
+            let pool = new_json_isolate()?;
+            SPARE.with(|s| s.borrow_mut().push(pool));
+        }
+        Ok(())
+    }
+
+    async fn open(
+        source: Source,
+        pool: IsolatePool,
+        progress: ProgressPort,
+    ) -> Result<Self, IsolateError> {
+        let info = pool.run_async(parse_source, (source, progress)).await??;
+        Ok(JsonDocument { pool, info })
+    }
+
+    /// Parses bytes (moved to the isolate by transfer; nothing is copied on this thread).
+    pub async fn parse_bytes(bytes: TransferBuffer<u8>) -> Result<Self, IsolateError> {
+        Self::parse(JsonSource::Bytes(bytes)).await
+    }
+
+    /// Fetches `url` in the isolate and parses the body there.
+    pub async fn fetch(url: &str) -> Result<Self, IsolateError> {
+        Self::parse(JsonSource::Url(url.to_string())).await
+    }
+
+    /// Reads a `Blob` (or `File`) in the isolate and parses it.
+    pub async fn parse_blob(blob: web_sys::Blob) -> Result<Self, IsolateError> {
+        Self::parse(JsonSource::Blob(blob)).await
+    }
+
+    /// Parses a JS string, sent to the isolate in slices small enough for one frame each
+    /// (`on_slice` is called with the code units sent so far, e.g. to report progress).
+    pub async fn parse_js_string(
+        text: &js_sys::JsString,
+        on_slice: impl FnMut(u32),
+    ) -> Result<Self, IsolateError> {
+        Self::parse_with(JsonSource::Text(text.clone()), on_slice, None).await
+    }
+
+    /// Parses `source` in an isolate of its own.
+    pub async fn parse(source: JsonSource) -> Result<Self, IsolateError> {
+        Self::parse_with(source, |_| {}, None).await
+    }
+
+    /// [`parse`](Self::parse), reporting the UTF-16 units of a string source sent so far, and
+    /// the bytes parsed to `progress`.
+    pub(crate) async fn parse_with(
+        source: JsonSource,
+        on_slice: impl FnMut(u32),
+        progress: ProgressPort,
+    ) -> Result<Self, IsolateError> {
+        let (source, pool) = Self::stage(source, on_slice).await?;
+        Self::open(source, pool, progress).await
+    }
+
+    /// An isolate, and `source` in the form the isolate's task takes: a string is sent ahead in
+    /// slices (staged there), anything else travels with the task.
+    async fn stage(
+        source: JsonSource,
+        mut on_slice: impl FnMut(u32),
+    ) -> Result<(Source, IsolatePool), IsolateError> {
+        let pool = Self::isolate()?;
+        let source = match source {
+            JsonSource::Bytes(bytes) => Source::Bytes(bytes),
+            JsonSource::Url(url) => Source::Url(url),
+            JsonSource::Blob(blob) => Source::Blob(Transferable(blob)),
+            JsonSource::Text(text) => {
+                let len = text.length();
+                let mut start = 0;
+                while start < len {
+                    let end = (start + TEXT_SLICE).min(len);
+                    pool.run(stage_text, Transferable(text.slice(start, end)))
+                        .await?;
+                    start = end;
+                    on_slice(start);
+                }
+                Source::Staged
+            }
+        };
+        Ok((source, pool))
+    }
+
+    /// Size, kind and top-level length of the document.
+    pub fn info(&self) -> &DocumentInfo {
+        &self.info
+    }
+
+    /// Length of the array (elements), object (keys) or string (characters) at `pointer`
+    /// (a JSON pointer: `""` is the root, `"/0/name"` a field of the first element).
+    pub async fn len(&self, pointer: &str) -> Result<u64, IsolateError> {
+        Ok(self.pool.run(len_at, pointer.to_string()).await??)
+    }
+
+    /// The value at `pointer`, copied out of the isolate (keep it small). Object keys come out
+    /// sorted (`serde_json::Value`); [`get_text`](Self::get_text) keeps document order.
+    pub async fn get(&self, pointer: &str) -> Result<Value, IsolateError> {
+        Ok(self.pool.run(get_at, pointer.to_string()).await??)
+    }
+
+    /// The value at `pointer` as its original JSON text (object keys in document order, unlike
+    /// [`get`](Self::get), whose `serde_json::Value` sorts them).
+    pub async fn get_text(&self, pointer: &str) -> Result<TransferBuffer<u8>, IsolateError> {
+        Ok(self.pool.run(text_at, pointer.to_string()).await??)
+    }
+
+    /// The keys of the object at `pointer` that hold numbers, strings or booleans, in document
+    /// order (the natural fields to [`select`](Self::select) from a record).
+    pub async fn scalar_keys(&self, pointer: &str) -> Result<Vec<String>, IsolateError> {
+        Ok(self.pool.run(scalar_keys_at, pointer.to_string()).await??)
+    }
+
+    /// Elements `start..end` of the array at `pointer` (clamped to its length).
+    pub async fn slice(
+        &self,
+        pointer: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Value>, IsolateError> {
+        Ok(self
+            .pool
+            .run(slice_at, (pointer.to_string(), start, end))
+            .await??)
+    }
+
+    /// Elements `start..end` of the array at `pointer` as JSON text (moved by transfer).
+    pub async fn slice_text(
+        &self,
+        pointer: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<TransferBuffer<u8>, IsolateError> {
+        Ok(self
+            .pool
+            .run(slice_text_at, (pointer.to_string(), start, end))
+            .await??)
+    }
+
+    /// Like [`slice_text`](Self::slice_text), submitted at once (so the next slice can be on
+    /// its way while this thread parses the previous one).
+    pub(crate) fn slice_text_handle(
+        &self,
+        pointer: &str,
+        start: u64,
+        end: u64,
+    ) -> crate::pool::TaskHandle<Result<TransferBuffer<u8>, JsonFailure>> {
+        self.pool
+            .run(slice_text_at, (pointer.to_string(), start, end))
+    }
+
+    /// The given fields of every record in the array at `pointer`, as typed columns moved by
+    /// transfer. A field may be a path into nested objects: `"location/lat"`.
+    pub async fn select(&self, pointer: &str, fields: &[&str]) -> Result<Columns, IsolateError> {
+        let fields = fields.iter().map(|f| f.to_string()).collect();
+        Ok(self
+            .pool
+            .run(select_at, (pointer.to_string(), fields))
+            .await??)
+    }
+}
+
+impl std::fmt::Debug for JsonDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonDocument")
+            .field("info", &self.info)
+            .finish()
+    }
+}

@@ -1,0 +1,490 @@
+//! The JSON service inside its isolate: the document it holds, the tasks that parse and query
+//! it, and the parts of a document cut across several isolates.
+
+use crate::json::columns::{columns_of_text, ColumnBuilder, ColumnsBuilder, ColumnsTextError};
+use crate::json::parts::{self, Cut};
+use crate::json::tape::{Kind, Tape};
+use crate::json::wire::{
+    failure, finish_columns, syntax_failure, Columns, DocumentInfo, JsonFailure, Source,
+};
+use crate::port::SendPort;
+use crate::wire::transfer::{TransferBuffer, Transferable};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::cell::RefCell;
+
+thread_local! {
+    /// The document this isolate holds (one per isolate: each `JsonDocument` has its own).
+    pub(crate) static DOC: RefCell<Option<Tape>> = const { RefCell::new(None) };
+    /// Node indices of the elements of the array last sliced, so paging through an array of
+    /// N records costs O(N) in all rather than O(N) per page.
+    pub(crate) static ELEMENTS: RefCell<Option<(usize, Vec<u32>)>> = const { RefCell::new(None) };
+    pub(crate) static STAGED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+pub(crate) fn stage_text(slice: Transferable<js_sys::JsString>) -> u64 {
+    let text = String::from(slice.0);
+    STAGED.with(|s| {
+        let mut s = s.borrow_mut();
+        s.extend_from_slice(text.as_bytes());
+        s.len() as u64
+    })
+}
+
+/// Where the caller wants to hear how far a parse has got: `(bytes parsed, bytes in all)`.
+pub(crate) type ProgressPort = Option<SendPort<(u64, u64)>>;
+
+/// Bytes between two progress reports: one small message each (25 for 100 MB).
+pub(crate) const PROGRESS_STEP: u32 = 4 << 20;
+
+/// Reports bytes parsed to a [`ProgressPort`], every [`PROGRESS_STEP`] bytes. Offsets come from
+/// the elements of a top-level array as they complete; other documents report nothing midway.
+pub(crate) struct ParseProgress<'p> {
+    port: &'p ProgressPort,
+    total: u64,
+    next: u32,
+}
+
+impl<'p> ParseProgress<'p> {
+    fn new(port: &'p ProgressPort, total: usize) -> Self {
+        ParseProgress {
+            port,
+            total: total as u64,
+            next: PROGRESS_STEP,
+        }
+    }
+
+    fn at(&mut self, offset: u32) {
+        if offset >= self.next {
+            self.next = offset.saturating_add(PROGRESS_STEP);
+            if let Some(port) = self.port {
+                // A caller that stopped listening is no reason to stop parsing.
+                let _ = port.send((u64::from(offset), self.total));
+            }
+        }
+    }
+}
+
+/// Parses `bytes` into the isolate's document.
+pub(crate) fn parse_bytes(
+    bytes: Vec<u8>,
+    progress: &ProgressPort,
+) -> Result<DocumentInfo, JsonFailure> {
+    // Free the previous document first: two large tapes need not coexist.
+    DOC.with(|d| d.borrow_mut().take());
+    ELEMENTS.with(|e| e.borrow_mut().take());
+    let mut report = ParseProgress::new(progress, bytes.len());
+    let tape = Tape::parse_watched(bytes, |offset| report.at(offset)).map_err(syntax_failure)?;
+    let root = tape.root();
+    let (kind, len) = match tape.node(root).kind {
+        Kind::Array => ("array", tape.children(root).count()),
+        Kind::Object => ("object", tape.children(root).count() / 2),
+        Kind::Str | Kind::EscStr => ("string", 0),
+        Kind::Number => ("number", 0),
+        Kind::True | Kind::False => ("boolean", 0),
+        Kind::Null => ("null", 0),
+    };
+    let info = DocumentInfo {
+        byte_length: tape.text.len() as u64,
+        kind: kind.into(),
+        len: len as u64,
+    };
+    DOC.with(|d| *d.borrow_mut() = Some(tape));
+    Ok(info)
+}
+
+pub(crate) async fn parse_source(
+    args: (Source, ProgressPort),
+) -> Result<DocumentInfo, JsonFailure> {
+    let (source, progress) = args;
+    parse_bytes(read_source(source).await?, &progress)
+}
+
+/// The bytes of `source`, read in the isolate.
+pub(crate) async fn read_source(source: Source) -> Result<Vec<u8>, JsonFailure> {
+    let bytes = match source {
+        Source::Bytes(buffer) => buffer.to_vec(),
+        Source::Staged => STAGED.with(|s| std::mem::take(&mut *s.borrow_mut())),
+        Source::Url(url) => {
+            let buffer =
+                wasm_bindgen_futures::JsFuture::from(crate::platform::host::fetch_bytes(&url))
+                    .await
+                    .map_err(|e| failure(crate::wire::message::js_message(&e)))?;
+            js_sys::Uint8Array::new(&buffer).to_vec()
+        }
+        Source::Blob(blob) => {
+            let buffer =
+                wasm_bindgen_futures::JsFuture::from(crate::platform::host::blob_bytes(&blob.0))
+                    .await
+                    .map_err(|e| failure(crate::wire::message::js_message(&e)))?;
+            js_sys::Uint8Array::new(&buffer).to_vec()
+        }
+    };
+    crate::wire::control::report_progress(bytes.len().min(i32::MAX as usize) as u32);
+    Ok(bytes)
+}
+
+pub(crate) fn with_node<R>(
+    pointer: &str,
+    f: impl FnOnce(&Tape, usize) -> Result<R, JsonFailure>,
+) -> Result<R, JsonFailure> {
+    DOC.with(|d| {
+        let doc = d.borrow();
+        let tape = doc
+            .as_ref()
+            .ok_or_else(|| failure("the document is gone (its isolate was restarted)"))?;
+        let node = tape
+            .pointer(tape.root(), pointer)
+            .ok_or_else(|| failure(format!("no value at JSON pointer `{pointer}`")))?;
+        f(tape, node)
+    })
+}
+
+/// The element nodes of array `node` (cached for the last array asked).
+pub(crate) fn elements<R>(
+    tape: &Tape,
+    node: usize,
+    pointer: &str,
+    f: impl FnOnce(&[u32]) -> R,
+) -> Result<R, JsonFailure> {
+    if tape.node(node).kind != Kind::Array {
+        return Err(failure(format!("the value at `{pointer}` is not an array")));
+    }
+    ELEMENTS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.as_ref().map(|(n, _)| *n) != Some(node) {
+            let list = tape.children(node).map(|c| c as u32).collect();
+            *cache = Some((node, list));
+        }
+        Ok(f(cache
+            .as_ref()
+            .map_or(&[][..], |(_, list)| list.as_slice())))
+    })
+}
+
+pub(crate) fn len_at(pointer: String) -> Result<u64, JsonFailure> {
+    with_node(&pointer, |tape, node| {
+        Ok(match tape.node(node).kind {
+            Kind::Array => elements(tape, node, &pointer, <[u32]>::len)?,
+            Kind::Object => tape.children(node).count() / 2,
+            Kind::Str | Kind::EscStr => tape.string(node).map_or(0, |s| s.chars().count()),
+            _ => 0,
+        } as u64)
+    })
+}
+
+pub(crate) fn to_value(tape: &Tape, node: usize) -> Result<Value, JsonFailure> {
+    serde_json::from_slice(tape.json_text(node)).map_err(|e| failure(e.to_string()))
+}
+
+pub(crate) fn get_at(pointer: String) -> Result<Value, JsonFailure> {
+    with_node(&pointer, to_value)
+}
+
+/// The value at `pointer` as its original JSON text (key order kept).
+pub(crate) fn text_at(pointer: String) -> Result<TransferBuffer<u8>, JsonFailure> {
+    with_node(&pointer, |tape, node| {
+        Ok(TransferBuffer::from_slice(tape.json_text(node)))
+    })
+}
+
+/// Keys of the object at `pointer` whose values are numbers, strings or booleans, in order.
+pub(crate) fn scalar_keys_at(pointer: String) -> Result<Vec<String>, JsonFailure> {
+    with_node(&pointer, |tape, node| {
+        let mut keys = Vec::new();
+        let mut it = tape.children(node);
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            let scalar = !matches!(tape.node(v).kind, Kind::Array | Kind::Object | Kind::Null);
+            if let (true, Some(key)) = (scalar, tape.string(k)) {
+                keys.push(key.into_owned());
+            }
+        }
+        Ok(keys)
+    })
+}
+
+pub(crate) fn clamp_range(len: usize, start: u64, end: u64) -> std::ops::Range<usize> {
+    let end = (end.min(len as u64)) as usize;
+    let start = (start as usize).min(end);
+    start..end
+}
+
+/// Elements `start..end` of the array at `pointer` as JSON text: the original bytes from the
+/// first element to the last, in brackets — one copy, no re-serialization.
+pub(crate) fn slice_text_bytes(
+    pointer: &str,
+    start: u64,
+    end: u64,
+) -> Result<Vec<u8>, JsonFailure> {
+    with_node(pointer, |tape, node| {
+        elements(tape, node, pointer, |list| {
+            let range = clamp_range(list.len(), start, end);
+            let mut out = Vec::new();
+            out.push(b'[');
+            if let (Some(&first), Some(&last)) = (list.get(range.start), list[range.clone()].last())
+            {
+                let from =
+                    tape.json_text(first as usize).as_ptr() as usize - tape.text.as_ptr() as usize;
+                let last_text = tape.json_text(last as usize);
+                let to =
+                    last_text.as_ptr() as usize - tape.text.as_ptr() as usize + last_text.len();
+                out.extend_from_slice(&tape.text[from..to]);
+            }
+            out.push(b']');
+            out
+        })
+    })
+}
+
+pub(crate) fn slice_at(args: (String, u64, u64)) -> Result<Vec<Value>, JsonFailure> {
+    let (pointer, start, end) = args;
+    let text = slice_text_bytes(&pointer, start, end)?;
+    serde_json::from_slice(&text).map_err(|e| failure(e.to_string()))
+}
+
+/// A slice as JSON text, for `JSON.parse` on the receiving thread (cheaper there than
+/// rebuilding a structured clone).
+pub(crate) fn slice_text_at(args: (String, u64, u64)) -> Result<TransferBuffer<u8>, JsonFailure> {
+    let (pointer, start, end) = args;
+    slice_text_bytes(&pointer, start, end).map(|t| TransferBuffer::from_slice(&t))
+}
+
+pub(crate) fn select_at(args: (String, Vec<String>)) -> Result<Columns, JsonFailure> {
+    let (pointer, fields) = args;
+    with_node(&pointer, |tape, node| {
+        elements(tape, node, &pointer, |records| {
+            let mut builder = ColumnsBuilder::new(&fields);
+            for &record in records {
+                builder.record(tape.view(), record as usize);
+            }
+            finish_columns(builder, fields.clone())
+        })
+    })
+}
+
+/// Why a text gives no columns, as the isolate reports it.
+pub(crate) fn columns_failure(e: ColumnsTextError) -> JsonFailure {
+    match e {
+        ColumnsTextError::Syntax(e) => syntax_failure(e),
+        ColumnsTextError::NotAnArray => failure(
+            "the top-level value is not an array (columns are taken from an array of records)",
+        ),
+    }
+}
+
+/// `fields` of the records of `text`'s top-level array, picked out while it is parsed (see
+/// [`tape::for_each_root_element`]): no tape is kept, so this needs neither the memory of
+/// one nor a second walk over it.
+pub(crate) fn columns_of_whole(
+    text: &[u8],
+    fields: Vec<String>,
+    progress: &ProgressPort,
+) -> Result<Columns, JsonFailure> {
+    let mut report = ParseProgress::new(progress, text.len());
+    let builder =
+        columns_of_text(text, &fields, |offset| report.at(offset)).map_err(columns_failure)?;
+    Ok(finish_columns(builder, fields))
+}
+
+// ------------------------------------------------ `parse_columns` across several isolates
+//
+// The first isolate reads the source and guesses where to cut it (`json::parts`); each other part
+// goes to an isolate of its own, by transfer through the calling thread (a constant-time hand-on);
+// all parts are parsed at once; the first isolate joins the columns — or, when a guess was wrong,
+// the document malformed or a part lost with its isolate, reads its whole text again, which gives
+// exactly what one isolate alone would have.
+
+thread_local! {
+    /// In the first isolate of a cut document: what it needs to join the parts.
+    pub(crate) static CUT: RefCell<Option<CutDocument>> = const { RefCell::new(None) };
+}
+
+pub(crate) struct CutDocument {
+    text: Vec<u8>,
+    cuts: Vec<Cut>,
+    fields: Vec<String>,
+    /// Part 0 reports progress (up to its end: the other parts' isolates do not).
+    progress: ProgressPort,
+    /// Part 0's columns, once built (`None` before, or when part 0 did not parse).
+    first: Option<ColumnsBuilder>,
+}
+
+/// What the first isolate makes of a source.
+#[derive(Serialize, Deserialize)]
+pub(crate) enum CutOutcome {
+    /// Not worth cutting (small, not an array, or no cut found): the columns, or the error.
+    Whole(Result<Columns, JsonFailure>),
+    /// The texts of parts 1.. for other isolates; part 0 stays here.
+    Parts(Vec<TransferBuffer<u8>>),
+}
+
+/// One part's columns as its isolate built them, to be continued by the first isolate.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct PartColumns {
+    len: u64,
+    columns: Vec<WireColumnPart>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum WireColumnPart {
+    Untyped(u64),
+    Number(TransferBuffer<f64>),
+    Bool(TransferBuffer<u8>),
+    Text {
+        utf8: TransferBuffer<u8>,
+        offsets: TransferBuffer<u32>,
+    },
+    Missing,
+}
+
+impl From<ColumnsBuilder> for PartColumns {
+    fn from(builder: ColumnsBuilder) -> Self {
+        let (len, columns) = builder.into_parts();
+        let columns = columns
+            .into_iter()
+            .map(|c| match c {
+                ColumnBuilder::Untyped(n) => WireColumnPart::Untyped(n as u64),
+                ColumnBuilder::Missing => WireColumnPart::Missing,
+                ColumnBuilder::Number(v) => WireColumnPart::Number(TransferBuffer::from_slice(&v)),
+                ColumnBuilder::Bool(v) => WireColumnPart::Bool(TransferBuffer::from_slice(&v)),
+                ColumnBuilder::Text { utf8, offsets } => WireColumnPart::Text {
+                    utf8: TransferBuffer::from_slice(&utf8),
+                    offsets: TransferBuffer::from_slice(&offsets),
+                },
+            })
+            .collect();
+        PartColumns { len, columns }
+    }
+}
+
+impl PartColumns {
+    fn into_parts(self) -> (u64, Vec<ColumnBuilder>) {
+        let columns = self
+            .columns
+            .into_iter()
+            .map(|c| match c {
+                WireColumnPart::Untyped(n) => ColumnBuilder::Untyped(n as usize),
+                WireColumnPart::Missing => ColumnBuilder::Missing,
+                WireColumnPart::Number(v) => ColumnBuilder::Number(v.to_vec()),
+                WireColumnPart::Bool(v) => ColumnBuilder::Bool(v.to_vec()),
+                WireColumnPart::Text { utf8, offsets } => ColumnBuilder::Text {
+                    utf8: utf8.to_vec(),
+                    offsets: offsets.to_vec(),
+                },
+            })
+            .collect();
+        (self.len, columns)
+    }
+}
+
+/// First isolate: reads the source (freeing this isolate's document first), guesses up to
+/// `parts - 1` cuts and returns the texts of the other parts, keeping its own; or, uncut, the
+/// columns themselves.
+pub(crate) async fn columns_cut(
+    args: (Source, Vec<String>, u32, ProgressPort),
+) -> Result<CutOutcome, JsonFailure> {
+    let (source, fields, parts, progress) = args;
+    DOC.with(|d| d.borrow_mut().take());
+    ELEMENTS.with(|e| e.borrow_mut().take());
+    CUT.with(|c| c.borrow_mut().take());
+    let text = read_source(source).await?;
+    let cuts = parts::guess_cuts(&text, parts as usize);
+    if cuts.is_empty() {
+        return Ok(CutOutcome::Whole(columns_of_whole(
+            &text, fields, &progress,
+        )));
+    }
+    let others = (1..=cuts.len())
+        .map(|i| part_buffer(&text, &cuts, i))
+        .collect::<Result<_, _>>()?;
+    CUT.with(|c| {
+        *c.borrow_mut() = Some(CutDocument {
+            text,
+            cuts,
+            fields,
+            progress,
+            first: None,
+        })
+    });
+    Ok(CutOutcome::Parts(others))
+}
+
+/// Part `i` as a new `ArrayBuffer`: one copy out of wasm memory, brackets added in place.
+pub(crate) fn part_buffer(
+    text: &[u8],
+    cuts: &[Cut],
+    i: usize,
+) -> Result<TransferBuffer<u8>, JsonFailure> {
+    let (open, body, close) = parts::part_pieces(text, cuts, i);
+    let start = u32::from(open);
+    let len = u32::try_from(body.len())
+        .ok()
+        .and_then(|n| n.checked_add(start + u32::from(close)))
+        .ok_or_else(|| failure("text is larger than 4 GiB"))?;
+    let array = js_sys::Uint8Array::new_with_length(len);
+    if open {
+        array.set_index(0, b'[');
+    }
+    array
+        .subarray(start, len - u32::from(close))
+        .copy_from(body);
+    if close {
+        array.set_index(len - 1, b']');
+    }
+    TransferBuffer::from_array_buffer(array.buffer()).map_err(|e| failure(e.to_string()))
+}
+
+/// First isolate: builds part 0's columns (in place: see `parts::with_first_part`).
+pub(crate) fn columns_first_part(_: ()) {
+    CUT.with(|c| {
+        if let Some(doc) = c.borrow_mut().as_mut() {
+            let mut report = ParseProgress::new(&doc.progress, doc.text.len());
+            doc.first = parts::with_first_part(&mut doc.text, &doc.cuts, |part| {
+                parts::part_columns(part, &doc.fields, |offset| report.at(offset))
+            });
+        }
+    });
+}
+
+/// Another isolate: the columns of one part, or `None` when it does not parse.
+pub(crate) fn columns_of_part(args: (TransferBuffer<u8>, Vec<String>)) -> Option<PartColumns> {
+    let (text, fields) = args;
+    parts::part_columns(&text.to_vec(), &fields, |_| {}).map(PartColumns::from)
+}
+
+/// First isolate: part 0's columns continued by the others' (`None` for a part that did not
+/// parse or whose isolate failed); or the whole text read again when they do not all join.
+pub(crate) fn columns_join(parts: Vec<Option<PartColumns>>) -> Result<Columns, JsonFailure> {
+    let doc = CUT
+        .with(|c| c.borrow_mut().take())
+        .ok_or_else(|| failure("the cut document is gone (its isolate was restarted)"))?;
+    if let Some(mut builder) = doc.first {
+        let mut joined = parts.len() == doc.cuts.len();
+        for part in parts {
+            let Some(part) = part else {
+                joined = false;
+                break;
+            };
+            let (len, columns) = part.into_parts();
+            if builder.append(len, columns).is_err() {
+                joined = false;
+                break;
+            }
+        }
+        if joined {
+            let mut columns = finish_columns(builder, doc.fields);
+            columns.parts = doc.cuts.len() as u32 + 1;
+            return Ok(columns);
+        }
+    }
+    columns_of_whole(&doc.text, doc.fields, &None)
+}
+
+/// Runs in a JSON isolate whose document was dropped: frees it, so the isolate can be reused.
+pub(crate) fn release(_: ()) {
+    DOC.with(|d| d.borrow_mut().take());
+    ELEMENTS.with(|e| e.borrow_mut().take());
+    STAGED.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    // A cut document whose parts were abandoned (the caller aborted) holds its whole text.
+    CUT.with(|c| c.borrow_mut().take());
+}

@@ -7,11 +7,19 @@
 //   npm run bench -- --no-build --engines=chromium --sizes=10 --strategies=handle,columns --runs=5
 //   npm run bench -- --quick --screenshot=www/screenshot.png   # also: the page after a 50 MB run
 //
+// After a run the tables are also written into docs/benchmarks.md, between the markers
+// `<!-- bench:begin -->` and `<!-- bench:end -->`, with a line naming the run (UTC time, browsers,
+// options, machine); the prose around the markers is left alone. A partial run — one that
+// --suites, --engines, --datasets, --sizes or --strategies narrows below its default set, or in
+// which a browser could not be launched — leaves the docs as they are unless --docs is given, so
+// a quick look at one case never replaces a full run's tables. --no-docs never writes them.
+//
 // Options: --quick, --runs=N (≥ 1; default 3), --engines=chromium,firefox, --datasets=points,products,
 // --sizes=1,10,50,100, --strategies=main-parse,worker-clone,handle,columns,objects, --suites=json,
 // --animate (keep the page's animation drawing during runs; see below), --no-build (skip setup and
 // build: use the www/pkg that is there), --out=target/bench/report.json, --screenshot=PATH,
-// --suites=json,rtt,cold,transfer,pool_scaling,throughput,memory,size, --cmp-runs=N, --rtt-calls=N.
+// --suites=json,rtt,cold,transfer,pool_scaling,throughput,memory,size, --cmp-runs=N, --rtt-calls=N,
+// --docs (write docs/benchmarks.md even after a partial run), --no-docs (never write it).
 //
 // The page is served from www/ with COOP/COEP (cross-origin isolated) and the same strict CSP as the
 // page tests, and driven through window.__demo (www/main.js). For each engine × dataset × size ×
@@ -64,7 +72,7 @@
 // This file imports only node built-ins at top level: node_modules may not exist before setup.
 
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,11 +87,12 @@ const ALL = {
   strategies: ['main-parse', 'worker-clone', 'handle', 'columns', 'objects'],
 };
 
-function parseArgs(argv) {
+export function parseArgs(argv) {
   const o = {
     quick: false, runs: 3, build: true, animate: false, suites: null, cmpRuns: null, rttCalls: null,
     out: path.join(ROOT, 'target', 'bench', 'report.json'), screenshot: null,
     engines: null, datasets: null, sizes: null, strategies: null,
+    docs: null, // null: write docs/benchmarks.md unless the run is partial; true / false: --docs / --no-docs
   };
   const list = (v, known, name) => {
     const items = String(v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -110,6 +119,10 @@ function parseArgs(argv) {
       case '--sizes': o.sizes = list(value(), null, 'sizes').map(Number); break;
       case '--strategies': o.strategies = list(value(), ALL.strategies, 'strategies'); break;
       case '--suites': o.suites = list(value(), SUITES.map((s) => s.name), 'suites'); break;
+      case '--docs': case '--no-docs':
+        if (o.docs !== null && o.docs !== (key === '--docs')) throw new Error('--docs and --no-docs contradict each other');
+        o.docs = key === '--docs';
+        break;
       case '-h': case '--help':
         console.log(fileHelp());
         process.exit(0);
@@ -124,17 +137,31 @@ function parseArgs(argv) {
   if (!Number.isInteger(o.cmpRuns) || o.cmpRuns < 1) throw new Error('--cmp-runs must be a positive integer');
   if (!Number.isInteger(o.rttCalls) || o.rttCalls < 1) throw new Error('--rtt-calls must be a positive integer');
   if (o.sizes?.some((mb) => !(mb > 0 && mb <= 512))) throw new Error('--sizes must be in (0, 512] MB');
-  o.engines ??= ALL.engines;
-  o.datasets ??= o.quick ? ['points'] : ALL.datasets;
-  o.sizes ??= o.quick ? [10, 50] : ALL.sizes;
-  o.strategies ??= ALL.strategies;
+  // Which selections narrow the run below its default set (for --quick: the quick set), so that
+  // its tables would stand for less than a full run's; the docs are then left alone by default.
+  const defaults = {
+    suites: SUITES.map((s) => s.name),
+    engines: ALL.engines,
+    datasets: o.quick ? ['points'] : ALL.datasets,
+    sizes: o.quick ? [10, 50] : ALL.sizes,
+    strategies: ALL.strategies,
+  };
+  o.narrowedBy = Object.keys(defaults).filter((k) => o[k] !== null && !sameSet(o[k], defaults[k]));
+  o.engines ??= defaults.engines;
+  o.datasets ??= defaults.datasets;
+  o.sizes ??= defaults.sizes;
+  o.strategies ??= defaults.strategies;
   return o;
 }
+
+const sameSet = (a, b) => a.length === b.length && a.every((x) => b.map(String).includes(String(x)));
 
 function fileHelp() {
   return 'usage: node scripts/bench.mjs [--quick] [--runs=N] [--engines=chromium,firefox] [--datasets=points,products]\n'
     + '         [--sizes=1,10,50,100] [--strategies=...] [--suites=json,rtt,cold,transfer,pool_scaling,throughput,memory,size]\n'
-    + '         [--cmp-runs=N] [--rtt-calls=N] [--animate] [--no-build] [--out=FILE] [--screenshot=PNG]';
+    + '         [--cmp-runs=N] [--rtt-calls=N] [--animate] [--no-build] [--out=FILE] [--screenshot=PNG] [--docs | --no-docs]\n'
+    + 'Writes its tables into docs/benchmarks.md unless --no-docs; a partial run (--suites, --engines, --datasets,\n'
+    + '--sizes or --strategies narrower than the default, or a browser that did not launch) only with --docs.';
 }
 
 // ---- browsers --------------------------------------------------------------------------------
@@ -624,31 +651,37 @@ export function table(rows) {
 }
 
 /** The comparison rows (everything but meta and json) and the ratios, as a text table. */
+// What a comparison row measured, beyond its kind and subject (shared by the text and markdown tables).
+function cmpDetail(r) {
+  switch (r.row) {
+    case 'rtt': return r.calls_per_run ? `${r.calls_per_run} calls/run` : '';
+    case 'transfer': return [r.mode, r.direction, `${r.mb} MB`].filter(Boolean).join(' ');
+    case 'pool_scaling': return `${r.tasks} tasks, ${r.isolates} isolate${r.isolates === 1 ? '' : 's'}`;
+    case 'throughput': return `${r.tasks} tasks, ${r.isolates} workers`;
+    case 'first_task': return 'prewarmed pool';
+    case 'size': return `${r.artifact ?? ''} ${r.features ?? ''}`.trim();
+    case 'memory': return r.note ?? '';
+    default: return '';
+  }
+}
+
+// A comparison row's figure: median (min–max), or its value and unit.
+function cmpValue(r) {
+  const num = (x, d = 3) => (typeof x === 'number' ? (Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(d)) : '—');
+  const mib = (b) => (typeof b === 'number' ? `${(b / 1048576).toFixed(2)} MiB` : '—');
+  if (r.error) return `error: ${r.error.slice(0, 70)}`;
+  if (r.row === 'size') return `${r.value} B (gzip ${r.gzip_bytes} B)`;
+  if (r.row === 'memory') return r.value === null ? 'n/a' : `${mib(r.value)} (${mib(r.min)}–${mib(r.max)})`;
+  const t = `${num(r.median_ms)} ms (${num(r.min_ms)}–${num(r.max_ms)})`;
+  return r.row === 'throughput' ? `${t} = ${r.value} tasks/s` : t;
+}
+
 export function compareTable(rows) {
   const other = rows.filter((r) => !['meta', 'json', 'ratio', 'probe_control'].includes(r.row));
   const ratios = rows.filter((r) => r.row === 'ratio');
   if (other.length === 0 && ratios.length === 0) return '';
-  const num = (x, d = 3) => (typeof x === 'number' ? (Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(d)) : '—');
-  const mib = (b) => (typeof b === 'number' ? `${(b / 1048576).toFixed(2)} MiB` : '—');
-  const detail = (r) => {
-    switch (r.row) {
-      case 'rtt': return r.calls_per_run ? `${r.calls_per_run} calls/run` : '';
-      case 'transfer': return [r.mode, r.direction, `${r.mb} MB`].filter(Boolean).join(' ');
-      case 'pool_scaling': return `${r.tasks} tasks, ${r.isolates} isolate${r.isolates === 1 ? '' : 's'}`;
-      case 'throughput': return `${r.tasks} tasks, ${r.isolates} workers`;
-      case 'first_task': return 'prewarmed pool';
-      case 'size': return `${r.artifact ?? ''} ${r.features ?? ''}`.trim();
-      case 'memory': return r.note ?? '';
-      default: return '';
-    }
-  };
-  const value = (r) => {
-    if (r.error) return `error: ${r.error.slice(0, 70)}`;
-    if (r.row === 'size') return `${r.value} B (gzip ${r.gzip_bytes} B)`;
-    if (r.row === 'memory') return r.value === null ? 'n/a' : `${mib(r.value)} (${mib(r.min)}–${mib(r.max)})`;
-    const t = `${num(r.median_ms)} ms (${num(r.min_ms)}–${num(r.max_ms)})`;
-    return r.row === 'throughput' ? `${t} = ${r.value} tasks/s` : t;
-  };
+  const detail = cmpDetail;
+  const value = cmpValue;
   const cols = ['row', 'engine', 'subject', 'detail', 'median (min–max)', 'runs'];
   const cells = other.map((r) => [r.row, r.engine ?? '—', r.subject ?? '', detail(r).slice(0, 60), value(r), r.runs === undefined ? '' : String(r.runs)]);
   for (const r of ratios) {
@@ -657,6 +690,185 @@ export function compareTable(rows) {
   const widths = cols.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c) => c.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
   return [line(cols), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+}
+
+// ---- docs/benchmarks.md -----------------------------------------------------------------------
+// The tables a reader sees in docs/benchmarks.md are written here, from the rows of a run, so no
+// figure is ever copied by hand and each one sits under the line naming the run it came from.
+export const DOCS_FILE = path.join(ROOT, 'docs', 'benchmarks.md');
+export const DOCS_BEGIN = '<!-- bench:begin -->';
+export const DOCS_END = '<!-- bench:end -->';
+
+const ENGINE_NAMES = { chromium: 'Chromium', firefox: 'Firefox' };
+const engineName = (e) => ENGINE_NAMES[e] ?? String(e);
+// A table cell: `|` would end the cell and a newline the row.
+const mdCell = (v) => (v === null || v === undefined || v === '' ? '—' : String(v)).replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+const mdTable = (head, body) => [head, head.map(() => '---'), ...body].map((r) => `| ${r.map(mdCell).join(' | ')} |`).join('\n');
+const fixed1 = (x) => (typeof x === 'number' ? x.toFixed(1) : '—');
+const grouped = (n) => (typeof n === 'number' ? n.toLocaleString('en-US') : '—');
+
+/** `2026-11-27 16:40 UTC` from an ISO date (minutes are enough to tell runs apart). */
+function utcMinute(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? String(iso) : `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/**
+ * The line that names a run: when (UTC), the command, the browsers and their versions, the
+ * options that shape the figures, and the machine. Everything in it comes from the report's
+ * meta row, so a report written earlier renders the same line.
+ */
+export function runLine(meta) {
+  const list = (xs) => (Array.isArray(xs) && xs.length ? xs.join(', ') : '—');
+  const browsers = Object.entries(meta.browsers ?? {}).map(([e, v]) => `${engineName(e)} (${v})`);
+  const command = Array.isArray(meta.args) ? `\`${['npm run bench', ...(meta.args.length ? ['--', ...meta.args] : [])].join(' ')}\`` : null;
+  const options = [
+    meta.quick ? '--quick' : 'full',
+    `${meta.runs} measured runs per JSON cell`,
+    `datasets ${list(meta.datasets)}`,
+    `sizes ${list(meta.sizes)} MB`,
+    `strategies ${list(meta.strategies)}`,
+    `suites ${list(meta.suites)}`,
+    `comparison runs ${meta.cmp_runs ?? '—'}`,
+    `rtt calls per run ${meta.rtt_calls ?? '—'}`,
+    meta.animate ? 'animation on' : 'animation off',
+  ];
+  const load = Array.isArray(meta.loadavg_start) && Array.isArray(meta.loadavg_end)
+    ? `, load average ${meta.loadavg_start[0]} → ${meta.loadavg_end[0]}` : '';
+  const machine = `nproc ${meta.nproc ?? '—'} (${meta.cpu ?? 'unknown CPU'}), Node ${meta.node ?? '—'}${load}`;
+  return [
+    `**Run:** ${utcMinute(meta.date)}`,
+    ...(command ? [command] : []),
+    `engines: ${browsers.length ? browsers.join(', ') : 'none launched'}`,
+    `options: ${options.join('; ')}`,
+    `machine: ${machine}`,
+    ...(typeof meta.seconds === 'number' ? [`took ${meta.seconds} s`] : []),
+  ].join(' · ');
+}
+
+/** The JSON strategies: one line per engine × dataset × size × strategy, in the run's order. */
+function jsonSection(rows) {
+  const json = rows.filter((r) => r.row === 'json');
+  if (json.length === 0) return [];
+  const body = json.map((r) => (r.error
+    ? [engineName(r.engine), r.dataset, r.mb, r.strategy, `error: ${r.error.slice(0, 80)}`, '', '', '', '', '']
+    : [engineName(r.engine), r.dataset, r.mb, r.strategy, fixed1(r.total_ms), fixed1(r.main_blocked_ms),
+      r.main_busy_ms === null ? 'n/a' : fixed1(r.main_busy_ms), fixed1(r.max_gap_ms), r.missed_frames,
+      r.ok ? 'yes' : 'NO']));
+  // What each dataset was (the same seed gives the same text in every engine).
+  const seen = new Map();
+  for (const r of json) {
+    const key = `${r.dataset} ${r.mb} MB`;
+    if (!seen.has(key) && typeof r.bytes === 'number') seen.set(key, `${key}: ${grouped(r.bytes)} bytes, ${grouped(r.records)} records`);
+  }
+  const out = ['### Large JSON: the demo\'s strategies', '',
+    mdTable(['engine', 'dataset', 'MB', 'strategy', 'total ms', 'main blocked ms (probe)', 'main busy ms (trace)',
+      'longest frame gap ms', 'missed frames', '= JSON.parse'], body), ''];
+  if (seen.size) out.push(`Datasets: ${[...seen.values()].join('; ')}.`, '');
+  const control = rows.filter((r) => r.row === 'probe_control');
+  if (control.length) {
+    out.push('Control (the probe\'s floor): a plain worker busy while the page does nothing.', '',
+      mdTable(['engine', 'worker busy ms', 'main blocked ms (probe), median (max)', 'main busy ms (trace)', 'missed frames'],
+        control.map((r) => (r.error
+          ? [engineName(r.engine), r.busy_ms, `error: ${r.error.slice(0, 80)}`, '', '']
+          : [engineName(r.engine), r.busy_ms, `${fixed1(r.main_blocked_ms)} (${fixed1(r.main_blocked_max_ms)})`,
+            r.main_busy_ms === null ? 'n/a' : fixed1(r.main_busy_ms), r.missed_frames]))), '');
+  }
+  return out;
+}
+
+/** The comparison suites: one line per measure and subject, one column per engine. */
+function compareSection(rows, engines) {
+  const order = ['rtt', 'cold', 'first_task', 'transfer', 'pool_scaling', 'throughput', 'memory'];
+  const cmp = rows.filter((r) => order.includes(r.row));
+  const out = [];
+  if (cmp.length) {
+    const lines = new Map(); // key → {row, subject, detail, cells: {engine: text}}
+    for (const r of [...cmp].sort((a, b) => order.indexOf(a.row) - order.indexOf(b.row))) {
+      // A memory row's note is its reason when it could not be measured: keep engines on one line.
+      const detail = r.row === 'memory' ? '' : cmpDetail(r);
+      const key = `${r.row}|${r.subject ?? ''}|${detail}`;
+      if (!lines.has(key)) lines.set(key, { row: r.row, subject: r.subject ?? '', detail, cells: {} });
+      const line = lines.get(key);
+      if (r.row === 'memory' && !r.error && r.value !== null && !line.detail) line.detail = r.note ?? '';
+      line.cells[r.engine] = r.row === 'memory' && !r.error && r.value === null ? `n/a: ${r.note ?? ''}` : cmpValue(r);
+    }
+    out.push('### Against the raw platform and the peers', '',
+      mdTable(['measure', 'subject', 'detail', ...engines.map(engineName)],
+        [...lines.values()].map((l) => [l.row, l.subject, l.detail, ...engines.map((e) => l.cells[e] ?? '')])), '');
+  }
+  const ratios = rows.filter((r) => r.row === 'ratio');
+  if (ratios.length) {
+    const lines = new Map();
+    for (const r of ratios) {
+      if (!lines.has(r.name)) lines.set(r.name, { goal: r.goal, cells: {} });
+      lines.get(r.name).cells[r.engine] = r.value === null ? '—' : `${r.value.toFixed(2)}×`;
+    }
+    out.push(mdTable(['ratio (medians divided)', ...engines.map(engineName), 'goal'],
+      [...lines].map(([name, l]) => [name, ...engines.map((e) => l.cells[e] ?? ''), l.goal ?? ''])), '');
+  }
+  const sizes = rows.filter((r) => r.row === 'size');
+  if (sizes.length) {
+    out.push('### Sizes', '',
+      mdTable(['artifact', 'features', 'bytes', 'gzip -9 bytes'],
+        sizes.map((r) => (r.error
+          ? [r.artifact ?? '', r.features ?? '', `error: ${r.error.slice(0, 80)}`, '']
+          : [r.artifact, r.features, grouped(r.value), grouped(r.gzip_bytes)]))), '');
+  }
+  return out;
+}
+
+/**
+ * The generated section of docs/benchmarks.md (what goes between the markers) for the rows of
+ * one run, first row its meta. Pure: the same rows give the same text.
+ */
+export function renderBenchDocs(rows) {
+  const meta = rows.find((r) => r.row === 'meta') ?? {};
+  const engines = [...new Set([
+    ...Object.keys(meta.browsers ?? {}),
+    ...rows.filter((r) => r.row !== 'meta' && r.engine).map((r) => r.engine),
+  ])];
+  const out = [
+    '<!-- Written by scripts/bench.mjs after each run; edits here are lost at the next run. -->',
+    '',
+    runLine(meta),
+    '',
+    ...jsonSection(rows),
+    ...compareSection(rows, engines),
+  ];
+  if (meta.problems?.length) {
+    out.push('Problems reported during this run:', '', ...meta.problems.map((p) => `- ${mdCell(String(p).slice(0, 200))}`), '');
+  }
+  if (out.length <= 4) out.push('This run produced no rows.', '');
+  return out.join('\n').trimEnd();
+}
+
+/** `doc` with the text between the bench markers replaced by `section`; throws without markers. */
+export function replaceBenchSection(doc, section) {
+  const begin = doc.indexOf(DOCS_BEGIN);
+  const end = begin < 0 ? -1 : doc.indexOf(DOCS_END, begin + DOCS_BEGIN.length);
+  if (begin < 0 || end < 0) throw new Error(`no ${DOCS_BEGIN} … ${DOCS_END} section`);
+  return `${doc.slice(0, begin + DOCS_BEGIN.length)}\n${section.trim()}\n${doc.slice(end)}`;
+}
+
+/**
+ * Whether this run may replace the docs' tables: not with --no-docs; after a partial run (a
+ * selection narrower than the default, or a browser that did not launch) only with --docs.
+ */
+export function docsDecision(options, meta) {
+  if (options.docs === false) return { write: false, reason: '--no-docs' };
+  const partial = [
+    ...(options.narrowedBy ?? []).map((k) => `--${k} narrows the run`),
+    ...(options.engines ?? []).filter((e) => !meta.browsers?.[e]).map((e) => `${e} did not launch`),
+  ];
+  if (partial.length === 0) return { write: true, reason: 'a full run' };
+  if (options.docs === true) return { write: true, reason: `--docs given (partial: ${partial.join('; ')})` };
+  return { write: false, reason: `partial run: ${partial.join('; ')}; pass --docs to write it anyway` };
+}
+
+/** Replaces the generated section of `file` with this run's tables. */
+export function writeBenchDocs(rows, file = DOCS_FILE) {
+  writeFileSync(file, replaceBenchSection(readFileSync(file, 'utf8'), renderBenchDocs(rows)));
 }
 
 // ---- main ------------------------------------------------------------------------------------
@@ -708,6 +920,7 @@ async function main() {
   const meta = {
     row: 'meta',
     date: new Date().toISOString(),
+    args: process.argv.slice(2), // the command line, so docs/benchmarks.md can name the run exactly
     quick: options.quick,
     runs: options.runs,
     animate: options.animate,
@@ -809,6 +1022,19 @@ async function main() {
     console.log("message handler's event.data access (receive); ratios: medians divided, goal beside.");
   }
   if (meta.problems.length) console.log(`\nproblems:\n  ${meta.problems.join('\n  ')}`);
+  const docs = docsDecision(options, meta);
+  const docsName = path.relative(process.cwd(), DOCS_FILE) || DOCS_FILE;
+  if (docs.write) {
+    try {
+      writeBenchDocs(rows);
+      console.log(`\ndocs: ${docsName} rewritten between its bench markers (${docs.reason})`);
+    } catch (err) {
+      console.error(`\ndocs: could not write ${docsName}: ${errorText(err)}`);
+      process.exitCode = 1;
+    }
+  } else {
+    console.log(`\ndocs: ${docsName} left as it was (${docs.reason})`);
+  }
   console.log(`\nreport: ${path.relative(process.cwd(), options.out) || options.out} (${rows.length - 1} rows) in ${meta.seconds} s; `
     + `load average ${meta.loadavg_start[0]} at the start, ${meta.loadavg_end[0]} at the end (${meta.cpus} CPUs)`);
   const bad = rows.some((r) => r.row !== 'meta' && (r.error || r.ok === false));

@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh machine of this project's kind (Debian + rustup + node).
 # Installs only what is missing; prints what to install by hand when it cannot (non-root).
-# Called first by `npm start` (scripts/start.mjs) and `npm test` (scripts/test.mjs); safe to run again.
+#
+#   scripts/setup.sh build   what building needs: the wasm32 target, wasm-bindgen-cli of the pinned
+#                            version, the npm dev-dependencies. No root, no browser. (`npm start`,
+#                            `npm run build`)
+#   scripts/setup.sh test    the above, plus what testing needs: Debian's chromium, chromium-driver
+#                            and firefox-esr (root: apt-get), geckodriver and wasm-pack. (`npm test`,
+#                            `npm run bench`; the default)
+# Safe to run again.
 set -euo pipefail
+
+mode="${1:-test}"
+case "$mode" in
+  build | test) ;;
+  *) echo "usage: scripts/setup.sh [build|test]" >&2; exit 2 ;;
+esac
 
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -26,34 +39,43 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-# 2. Debian browsers and chromedriver.
+# 2. Debian browsers and chromedriver (testing only). apt-get runs in the background while cargo
+#    compiles the tools below: one waits on the network and the disk, the other on the CPUs, so a
+#    fresh machine is ready in about the time of the longer of the two instead of their sum.
 apt_pkgs=()
-[ -x /usr/bin/chromium ] || apt_pkgs+=(chromium)
-[ -x /usr/bin/chromedriver ] || apt_pkgs+=(chromium-driver)
-[ -x /usr/lib/firefox-esr/firefox-esr ] || apt_pkgs+=(firefox-esr)
-if [ ${#apt_pkgs[@]} -gt 0 ]; then
-  if is_root; then
-    say "installing Debian packages: ${apt_pkgs[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq "${apt_pkgs[@]}" >/dev/null
-  else
-    need_root_msg+=("sudo apt-get install ${apt_pkgs[*]}")
+apt_pid=""
+apt_log="$(mktemp)"
+if [ "$mode" = test ]; then
+  [ -x /usr/bin/chromium ] || apt_pkgs+=(chromium)
+  [ -x /usr/bin/chromedriver ] || apt_pkgs+=(chromium-driver)
+  [ -x /usr/lib/firefox-esr/firefox-esr ] || apt_pkgs+=(firefox-esr)
+  if [ ${#apt_pkgs[@]} -gt 0 ]; then
+    if is_root; then
+      say "installing Debian packages in the background: ${apt_pkgs[*]}"
+      (
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq && apt-get install -y -qq "${apt_pkgs[@]}"
+      ) >"$apt_log" 2>&1 &
+      apt_pid=$!
+    else
+      need_root_msg+=("sudo apt-get install ${apt_pkgs[*]}")
+    fi
   fi
 fi
 
-# 3. Cargo-installed tools: wasm-bindgen-cli (exact version of the crate), geckodriver, wasm-pack.
+# 3. Cargo-installed tools: wasm-bindgen-cli (exact version of the crate); for testing geckodriver
+#    and wasm-pack.
 if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ] ||
    [ "$(wasm-bindgen-test-runner --version 2>/dev/null || true)" != "wasm-bindgen-test-runner $WASM_BINDGEN_VERSION" ]; then
   # Not --locked: its lockfile pins a webpki-roots version the registry here lacks (see shared design note).
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 2 minutes)"
   cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
-if ! command -v geckodriver >/dev/null; then
+if [ "$mode" = test ] && ! command -v geckodriver >/dev/null; then
   say "installing geckodriver (about 75 s)"
   cargo install -q geckodriver --locked
 fi
-if ! command -v wasm-pack >/dev/null; then
+if [ "$mode" = test ] && ! command -v wasm-pack >/dev/null; then
   say "installing wasm-pack"
   cargo install -q wasm-pack --locked || cargo install -q wasm-pack
 fi
@@ -64,6 +86,15 @@ if [ ! -d node_modules/puppeteer-core ] || [ ! -f node_modules/.package-lock.jso
   say "installing npm dev-dependencies"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+if [ -n "$apt_pid" ]; then
+  if ! wait "$apt_pid"; then
+    tail -n 20 "$apt_log" >&2
+    die "apt-get install ${apt_pkgs[*]} failed (output above)"
+  fi
+  say "Debian packages installed"
+fi
+rm -f "$apt_log"
 
 if [ ${#need_root_msg[@]} -gt 0 ]; then
   say "missing system packages and not root; please run:"

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm start`: set up missing tools, build www/pkg, then serve the demo on 127.0.0.1 with
+// `npm start`: set up what building needs (scripts/setup.sh build: no browsers, no root), build www/pkg, then serve the demo on 127.0.0.1 with
 // cross-origin isolation (COOP/COEP). Port: $PORT or 8080, an ephemeral one when that is busy.
 //   npm start -- --no-coi     serve without cross-origin isolation (one-shot isolates only)
 // This file imports only node built-ins at top level: node_modules may not exist before setup.
@@ -23,7 +23,7 @@ function step(cmd, args) {
   });
 }
 
-let code = await step('bash', [path.join('scripts', 'setup.sh')]);
+let code = await step('bash', [path.join('scripts', 'setup.sh'), 'build']);
 if (code !== 0) {
   console.error(`\nstart: setup failed (exit ${code})`);
   process.exit(code);

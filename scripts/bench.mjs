@@ -724,7 +724,7 @@ export function runLine(meta) {
   const command = Array.isArray(meta.args) ? `\`${['npm run bench', ...(meta.args.length ? ['--', ...meta.args] : [])].join(' ')}\`` : null;
   const options = [
     meta.quick ? '--quick' : 'full',
-    `${meta.runs} measured runs per JSON cell`,
+    `${meta.runs ?? '—'} measured runs per JSON cell`,
     `datasets ${list(meta.datasets)}`,
     `sizes ${list(meta.sizes)} MB`,
     `strategies ${list(meta.strategies)}`,

@@ -173,7 +173,7 @@ function runChild(cmd, args, env) {
  * last suite started says nothing after "Running", chromedriver timed out waiting for the
  * renderer, and the runner could not detect a single test. Seen in Chromium on the first run
  * after a rebuild, up to three runs in four: a request left unanswered for 300 s on a reused
- * keep-alive connection to the runner's tiny-http server (see the README's Tests section). Since
+ * keep-alive connection to the runner's tiny-http server (see docs/tests.md). Since
  * Chromium goes through fresh-connection-proxy.mjs this is a safety net; Firefox's twin is fixed
  * in webdriver.json. A run in which any test reported — passed or failed — is never retried.
  */

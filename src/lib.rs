@@ -75,7 +75,7 @@ pub use platform::capabilities::{is_isolate, Capabilities, GlobalContext};
 pub use pool::{IsolatePool, PoolBuilder, PoolStats, TaskHandle};
 #[cfg(target_arch = "wasm32")]
 pub use port::{ReceivePort, SendPort};
-pub use run::{compute, run, run_async};
+pub use run::{compute, run, run_async, run_vec};
 #[cfg(target_arch = "wasm32")]
 pub use stream::{stream, stream_with_window, IsolateStream, StreamSink};
 pub use wire::control::{report_progress, CancellationToken};

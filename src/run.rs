@@ -87,6 +87,43 @@ where
     imp::call(crate::wire::task::TaskRef::future(task), input)
 }
 
+/// Runs `task(input)` in an isolate like [`run`], for a task that returns a sequence, and
+/// delivers it without a long task on the calling thread: the isolate writes the elements in
+/// batches, and the caller decodes a few at a time between frames. Use it for large results —
+/// [`run`] decodes its whole output in one task (about 55–60 ms for 580,000 small records,
+/// three lost frames). The one word changed at the call is the whole difference:
+///
+/// ```no_run
+/// # async fn demo(body: String) -> Result<(), wasm_isolates::IsolateError> {
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Product { id: u64, name: String, price: f64, category: String }
+///
+/// #[derive(Deserialize)]
+/// struct Catalog { products: Vec<Product> }
+///
+/// fn parse_products(body: String) -> Vec<Product> {
+///     serde_json::from_str::<Catalog>(&body).map(|c| c.products).unwrap_or_default()
+/// }
+///
+/// let products = wasm_isolates::run_vec(parse_products, body).await?; // was compute(...)
+/// # Ok(()) }
+/// ```
+///
+/// Dropping the future cancels the task, or stops the delivery once it has begun. Errors as
+/// for [`run`].
+pub fn run_vec<I, T>(
+    task: fn(I) -> Vec<T>,
+    input: I,
+) -> impl Future<Output = Result<Vec<T>, IsolateError>>
+where
+    I: Serialize + DeserializeOwned + 'static,
+    T: Serialize + DeserializeOwned + 'static,
+{
+    imp::call_batched(task, input)
+}
+
 /// Submits to the pool behind `run`, returning the task's handle.
 #[cfg(target_arch = "wasm32")]
 pub(crate) fn submit_to_default_pool<I, O>(
@@ -132,6 +169,22 @@ mod imp {
         })
     }
 
+    /// [`IsolatePool::run_vec`] on the pool behind `run`.
+    pub(super) fn call_batched<I, T>(
+        task: fn(I) -> Vec<T>,
+        input: I,
+    ) -> impl std::future::Future<Output = Result<Vec<T>, IsolateError>>
+    where
+        I: Serialize + DeserializeOwned + 'static,
+        T: Serialize + DeserializeOwned + 'static,
+    {
+        let handle = match default_pool() {
+            Ok(pool) => pool.submit(TaskRef::batched(task), &input),
+            Err(e) => TaskHandle::failed(e),
+        };
+        crate::pool::deliver_batched(handle)
+    }
+
     /// Submits at once; the handle is the returned future, so dropping it cancels the task.
     pub(super) fn call<I, O>(task: TaskRef, input: I) -> TaskHandle<O>
     where
@@ -152,6 +205,7 @@ mod imp {
 mod imp {
     use crate::error::IsolateError;
     use crate::wire::attachments::Attachments;
+    use crate::wire::batches::BatchReader;
     use crate::wire::codec;
     use crate::wire::protocol::CALL_HEADER_LEN;
     use crate::wire::task::{TaskFuture, TaskRef};
@@ -167,6 +221,32 @@ mod imp {
     where
         I: Serialize + 'static,
         O: DeserializeOwned + 'static,
+    {
+        let (bytes, attached) = call_raw(task, input).await?;
+        codec::decode(&bytes, attached)
+    }
+
+    pub(super) async fn call_batched<I, T>(
+        task: fn(I) -> Vec<T>,
+        input: I,
+    ) -> Result<Vec<T>, IsolateError>
+    where
+        I: Serialize + DeserializeOwned + 'static,
+        T: Serialize + DeserializeOwned + 'static,
+    {
+        let (bytes, attached) = call_raw(TaskRef::batched(task), input).await?;
+        let mut reader = BatchReader::new(&bytes[..], 0, attached)?;
+        let mut out = Vec::with_capacity(reader.capacity_hint());
+        while let Some(batch) = reader.next_batch(&mut out) {
+            batch?;
+        }
+        Ok(out)
+    }
+
+    /// Runs the task on a new thread; its encoded output.
+    async fn call_raw<I>(task: TaskRef, input: I) -> Result<(Vec<u8>, Attachments), IsolateError>
+    where
+        I: Serialize + 'static,
     {
         let (message, _) = codec::encode_after(CALL_HEADER_LEN, &input)?;
         let (tx, rx) = oneshot::channel();
@@ -188,7 +268,7 @@ mod imp {
                 message: e.to_string(),
             })?;
         match rx.await {
-            Ok(Ok(Ok((bytes, attached)))) => codec::decode(&bytes, attached),
+            Ok(Ok(Ok(output))) => Ok(output),
             Ok(Ok(Err(failure))) => Err(failure.into()),
             Ok(Err(panic)) => Err(IsolateError::Panicked {
                 message: panic
@@ -250,6 +330,25 @@ mod tests {
 
     fn boom(_: ()) -> u8 {
         panic!("boom {}", 42)
+    }
+
+    fn countdown(n: u32) -> Vec<String> {
+        (0..n).rev().map(|i| format!("#{i}")).collect()
+    }
+
+    fn panics_in_a_vec(_: ()) -> Vec<u8> {
+        panic!("no sequence today")
+    }
+
+    #[test]
+    fn run_vec_delivers_the_whole_sequence_natively() {
+        let v = block(run_vec(countdown, 200_000)).unwrap();
+        assert_eq!(v, countdown(200_000));
+        assert!(block(run_vec(countdown, 0)).unwrap().is_empty());
+        match block(run_vec(panics_in_a_vec, ())) {
+            Err(IsolateError::Panicked { message, .. }) => assert_eq!(message, "no sequence today"),
+            other => panic!("expected a panic error, got {other:?}"),
+        }
     }
 
     #[test]

@@ -132,7 +132,7 @@ fn dispatch(data: &JsValue) {
     crate::wire::control::set_current_call(id);
     // SAFETY: the call came on this worker's private port, which only the parent that created the
     // worker holds; that parent runs the same module and built `task` with `TaskRef::sync` or
-    // `TaskRef::future`. See the README's trust model.
+    // `TaskRef::future`. See the trust model in docs/design.md.
     match unsafe { task.invoke(&bytes[offset..], attached, DONE_HEADER_LEN) } {
         TaskFuture::Ready(output) => finish(id, output),
         TaskFuture::Pending(future) => wasm_bindgen_futures::spawn_local(async move {

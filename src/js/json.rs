@@ -14,11 +14,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-#[wasm_bindgen(module = "/worker/host.js")]
-extern "C" {
-    #[wasm_bindgen(js_name = nextMacrotask)]
-    fn next_macrotask() -> Promise;
-}
+use crate::platform::host::next_macrotask;
 
 /// What `parseJson` returns.
 #[derive(Clone, Copy, PartialEq)]
@@ -309,7 +305,7 @@ export function parseJson(source: ParseJsonSource, options: ParseJsonOptions & {
 export function parseJson(source: ParseJsonSource, options?: ParseJsonOptions): Promise<JsonDocument | JsonColumns | unknown[]>;
 "#;
 
-/// `parseJson(source, options?)`: parses JSON in an isolate; see the README for sources, modes
+/// `parseJson(source, options?)`: parses JSON in an isolate; see docs/json.md for sources, modes
 /// and options. Its TypeScript declaration (one overload per mode) is in `TS_JSON` above.
 #[wasm_bindgen(js_name = parseJson, skip_typescript)]
 pub async fn parse_json(source: JsValue, options: JsValue) -> Result<JsValue, JsValue> {

@@ -976,7 +976,7 @@ mod tests {
 
     /// Differential fuzz: random mutations of valid documents are accepted by the tape exactly
     /// when serde_json accepts them, and then give the same value. Iterations from
-    /// `WASM_ISOLATES_FUZZ_ITERS` (default 20,000; the long run in the README uses 5,000,000).
+    /// `WASM_ISOLATES_FUZZ_ITERS` (default 20,000; docs/tests.md records the long runs).
     #[test]
     fn differential_fuzz_against_serde_json() {
         let mut next = crate::test_rng::xorshift(0x2545_F491_4F6C_DD1Du64);

@@ -3,12 +3,17 @@
 
 use crate::error::IsolateError;
 use crate::wire::attachments::Attachments;
+use crate::wire::batches::{BatchReader, ByteSource};
 use crate::wire::message::{
-    check_attachment_count, is_envelope, js_message, message_parts, post_message,
+    check_attachment_count, is_envelope, js_message, message_buffer, post_message,
 };
 use crate::wire::protocol::Envelope;
+use crate::wire::protocol::DONE_HEADER_LEN;
+use js_sys::Uint8Array;
 use js_sys::{Object, Reflect};
+use std::borrow::Cow;
 use std::cell::Cell;
+use std::ops::Range;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use wasm_bindgen::prelude::*;
@@ -30,20 +35,55 @@ pub(crate) enum WorkerEvent {
 
 /// The bytes of a `done` reply, where its payload starts, and the JS values it carries.
 pub(crate) struct ReplyPayload {
-    bytes: Vec<u8>,
+    bytes: ReplyBytes,
     offset: usize,
     attachments: Attachments,
+}
+
+/// A reply's bytes: copied into wasm memory when small; a large one stays in its transferred
+/// `ArrayBuffer` until it is decoded, so that a batched sequence
+/// ([`run_vec`](crate::run::run_vec)) is copied one batch at a time, never in one long task.
+pub(crate) enum ReplyBytes {
+    Copied(Vec<u8>),
+    Js(Uint8Array),
+}
+
+/// Replies larger than this stay in JS until decoded.
+const COPY_LATER_BYTES: u32 = 1 << 20;
+
+impl ByteSource for ReplyBytes {
+    fn len(&self) -> usize {
+        match self {
+            ReplyBytes::Copied(v) => v.len(),
+            ReplyBytes::Js(view) => view.length() as usize,
+        }
+    }
+    fn read(&self, range: Range<usize>) -> Cow<'_, [u8]> {
+        match self {
+            ReplyBytes::Copied(v) => Cow::Borrowed(&v[range]),
+            ReplyBytes::Js(view) => {
+                Cow::Owned(view.subarray(range.start as u32, range.end as u32).to_vec())
+            }
+        }
+    }
 }
 
 impl ReplyPayload {
     /// Decodes the reply's payload as a `T`.
     pub(crate) fn decode<T: serde::de::DeserializeOwned>(self) -> Result<T, IsolateError> {
-        crate::wire::codec::decode(&self.bytes[self.offset..], self.attachments)
+        let len = self.bytes.len();
+        let payload = self.bytes.read(self.offset..len);
+        crate::wire::codec::decode(&payload, self.attachments)
+    }
+
+    /// The payload as a batched sequence (see `wire::batches`).
+    pub(crate) fn batches(self) -> Result<BatchReader<ReplyBytes>, IsolateError> {
+        BatchReader::new(self.bytes, self.offset, self.attachments)
     }
 
     /// The raw payload bytes (for protocol tests).
-    pub(crate) fn payload(&self) -> &[u8] {
-        &self.bytes[self.offset..]
+    pub(crate) fn payload(&self) -> Vec<u8> {
+        self.bytes.read(self.offset..self.bytes.len()).into_owned()
     }
 }
 
@@ -318,7 +358,7 @@ impl Drop for IsolateWorker {
 
 /// Turns a message from the Rust dispatcher into an event.
 fn decode_reply(data: &JsValue) -> WorkerEvent {
-    let Some((bytes, attachments)) = message_parts(data) else {
+    let Ok((buffer, attachments)) = message_buffer(data) else {
         return WorkerEvent::Reply {
             id: 0,
             result: Err(IsolateError::protocol(
@@ -326,11 +366,25 @@ fn decode_reply(data: &JsValue) -> WorkerEvent {
             )),
         };
     };
+    let view = Uint8Array::new(&buffer);
+    if view.length() > COPY_LATER_BYTES {
+        let head = view.subarray(0, DONE_HEADER_LEN as u32).to_vec();
+        if let Ok((Envelope::Done { id, attachments: n }, _)) = Envelope::decode(&head) {
+            let result = check_attachment_count(n, &attachments).map(|()| ReplyPayload {
+                bytes: ReplyBytes::Js(view),
+                offset: DONE_HEADER_LEN,
+                attachments,
+            });
+            return WorkerEvent::Reply { id, result };
+        }
+        // Anything else (a large failure report) is read whole, below.
+    }
+    let bytes = view.to_vec();
     match Envelope::decode(&bytes) {
         Ok((Envelope::Done { id, attachments: n }, payload)) => {
             let offset = bytes.len() - payload.len();
             let result = check_attachment_count(n, &attachments).map(|()| ReplyPayload {
-                bytes,
+                bytes: ReplyBytes::Copied(bytes),
                 offset,
                 attachments,
             });

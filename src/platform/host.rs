@@ -41,6 +41,12 @@ extern "C" {
     #[wasm_bindgen(js_name = blobBytes)]
     pub(crate) fn blob_bytes(blob: &web_sys::Blob) -> js_sys::Promise;
 
+    /// A promise that resolves in a new task (a `MessageChannel` message, which no engine
+    /// clamps as it clamps nested `setTimeout`s): awaiting it lets the browser render a frame
+    /// and handle input.
+    #[wasm_bindgen(js_name = nextMacrotask)]
+    pub(crate) fn next_macrotask() -> js_sys::Promise;
+
     /// `performance.now()`.
     pub(crate) fn now() -> f64;
 

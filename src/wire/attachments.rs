@@ -61,6 +61,28 @@ mod imp {
         result
     }
 
+    /// Attachments being taken over several decoding scopes (one per batch of a sequence):
+    /// what one scope took stays taken for the next.
+    pub(crate) struct Incoming(Vec<Option<JsValue>>);
+
+    impl From<Attachments> for Incoming {
+        fn from(attachments: Attachments) -> Self {
+            Incoming(attachments.0.into_iter().map(Some).collect())
+        }
+    }
+
+    /// Runs `f` (a deserializer) with `incoming` available to [`take`]; what `f` takes is gone
+    /// from `incoming` afterwards.
+    pub(crate) fn provide_from<R>(incoming: &mut Incoming, f: impl FnOnce() -> R) -> R {
+        let list = std::mem::take(&mut incoming.0);
+        let saved = INCOMING.with(|i| i.borrow_mut().replace(list));
+        let result = f();
+        incoming.0 = INCOMING
+            .with(|i| std::mem::replace(&mut *i.borrow_mut(), saved))
+            .unwrap_or_default();
+        result
+    }
+
     /// Whether a decoding scope is open (so buffers arrive as indices, not inline bytes).
     pub(crate) fn receiving() -> bool {
         INCOMING.with(|i| i.borrow().is_some())
@@ -90,5 +112,21 @@ pub(crate) fn collect<R>(f: impl FnOnce() -> R) -> (R, Attachments) {
 
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn provide<R>(_: Attachments, f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// Native builds carry no JS values.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) struct Incoming(());
+
+#[cfg(not(target_arch = "wasm32"))]
+impl From<Attachments> for Incoming {
+    fn from(_: Attachments) -> Self {
+        Incoming(())
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn provide_from<R>(_: &mut Incoming, f: impl FnOnce() -> R) -> R {
     f()
 }

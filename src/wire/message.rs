@@ -63,15 +63,20 @@ pub(crate) fn message_parts_within(
     data: &JsValue,
     limit: u32,
 ) -> Result<(Vec<u8>, Attachments), IsolateError> {
+    let (buffer, attachments) = message_buffer(data)?;
+    check_size(buffer.byte_length() as usize, limit)?;
+    Ok((Uint8Array::new(&buffer).to_vec(), attachments))
+}
+
+/// Splits a `[ArrayBuffer, ...attachments]` message without copying its bytes.
+pub(crate) fn message_buffer(data: &JsValue) -> Result<(ArrayBuffer, Attachments), IsolateError> {
     let not_ours = || IsolateError::protocol("not an [ArrayBuffer, ...] message");
     let array = data.dyn_ref::<Array>().ok_or_else(not_ours)?;
     let buffer = array
         .get(0)
         .dyn_into::<ArrayBuffer>()
         .map_err(|_| not_ours())?;
-    check_size(buffer.byte_length() as usize, limit)?;
-    let attachments = array.iter().skip(1).collect();
-    Ok((Uint8Array::new(&buffer).to_vec(), Attachments(attachments)))
+    Ok((buffer, Attachments(array.iter().skip(1).collect())))
 }
 
 /// Refuses a message over `limit` bytes with a codec error.

@@ -6,6 +6,7 @@
 //! Everything here but `message` is plain Rust, tested natively.
 
 pub(crate) mod attachments;
+pub(crate) mod batches;
 pub(crate) mod codec;
 pub(crate) mod control;
 #[cfg(target_arch = "wasm32")]

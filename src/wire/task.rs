@@ -62,6 +62,20 @@ impl TaskRef {
         }
     }
 
+    /// A task whose output, a sequence, is written in batches (`wire::batches`) for
+    /// [`run_vec`](crate::run::run_vec).
+    pub(crate) fn batched<I, T>(f: fn(I) -> Vec<T>) -> Self
+    where
+        I: DeserializeOwned + 'static,
+        T: Serialize + 'static,
+    {
+        let trampoline: Trampoline = batched_trampoline::<I, T>;
+        TaskRef {
+            trampoline: trampoline as usize,
+            task: f as usize,
+        }
+    }
+
     /// Calls the task in this instance.
     ///
     /// # Safety
@@ -112,6 +126,25 @@ where
     TaskFuture::Ready(out)
 }
 
+fn batched_trampoline<I, T>(
+    task: usize,
+    input: &[u8],
+    attached: Attachments,
+    reserve: usize,
+) -> TaskFuture
+where
+    I: DeserializeOwned,
+    T: Serialize,
+{
+    // SAFETY: as in `sync_trampoline`, for `TaskRef::batched::<I, T>` from a `fn(I) -> Vec<T>`.
+    let f: fn(I) -> Vec<T> = unsafe { std::mem::transmute(task) };
+    let out = codec::decode::<I>(input, attached)
+        .map(f)
+        .and_then(|items| crate::wire::batches::encode_after(reserve, &items))
+        .map_err(codec_failure);
+    TaskFuture::Ready(out)
+}
+
 fn async_trampoline<I, O, F>(
     task: usize,
     input: &[u8],
@@ -154,6 +187,25 @@ mod tests {
             TaskFuture::Ready(out) => out,
             TaskFuture::Pending(_) => panic!("expected a ready result"),
         }
+    }
+
+    fn squares(n: u32) -> Vec<u64> {
+        (0..u64::from(n)).map(|i| i * i).collect()
+    }
+
+    #[test]
+    fn batched_task_writes_a_batched_sequence() {
+        let r = TaskRef::batched(squares);
+        let (input, _) = codec::encode_after(0, &100_000u32).unwrap();
+        let (out, _) =
+            block_on_ready(unsafe { r.invoke(&input, Attachments::default(), 4) }).unwrap();
+        let mut reader =
+            crate::wire::batches::BatchReader::new(&out[..], 4, Attachments::default()).unwrap();
+        let mut values: Vec<u64> = Vec::new();
+        while let Some(batch) = reader.next_batch(&mut values) {
+            batch.unwrap();
+        }
+        assert_eq!(values, squares(100_000));
     }
 
     #[test]

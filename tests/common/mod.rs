@@ -3,6 +3,7 @@
 pub mod image;
 pub mod json;
 pub mod pool;
+pub mod sequence;
 pub mod soak;
 pub mod spawn;
 
@@ -14,6 +15,26 @@ macro_rules! wasm_isolates_suite {
         #[wasm_bindgen_test::wasm_bindgen_test]
         fn runs_in_the_expected_mode() {
             common::assert_expected_mode($context);
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn the_stall_probe_sees_a_long_task() {
+            common::sequence::the_stall_probe_sees_a_long_task().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn a_60_mb_typed_sequence_arrives_without_a_long_task() {
+            common::sequence::a_60_mb_typed_sequence_arrives_without_a_long_task().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn a_panicking_sequence_task_is_a_typed_error() {
+            common::sequence::a_panicking_sequence_task_is_a_typed_error().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn dropping_a_delivery_leaves_the_pool_usable() {
+            common::sequence::dropping_a_delivery_leaves_the_pool_usable().await;
         }
 
         #[wasm_bindgen_test::wasm_bindgen_test]

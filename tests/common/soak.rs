@@ -1,6 +1,6 @@
 //! Soak with fault injection: many tasks, a fraction of which panic, kill their worker, time
 //! out or are cancelled. Size: `WASM_ISOLATES_SOAK_TASKS` / `WASM_ISOLATES_SOAK_SPAWNS` at
-//! compile time (CI: 1,000 tasks and 50 spawn/kill cycles; the long run in the README: 10,000
+//! compile time (CI: 1,000 tasks and 50 spawn/kill cycles; the long run in docs/tests.md: 10,000
 //! and 1,000).
 
 use super::{never, wait};

@@ -1,0 +1,160 @@
+//! Large typed results: `run_vec` delivers a sequence without a long task on the receiving
+//! thread, and a dropped delivery leaves the pool usable (issue 14: the seed's
+//! `compute(parse_products, body)` stalled the page 55–61 ms at 60 MB).
+
+use super::wait;
+use futures_util::future::{select, Either};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_isolates::{run_vec, IsolateError, IsolatePool};
+
+/// The seed's record.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Product {
+    id: u64,
+    name: String,
+    price: f64,
+    category: String,
+}
+
+/// What a 60 MB `{"products": [...]}` body holds: about 581,000 of the seed's products.
+const PRODUCTS_IN_60_MB: u32 = 581_000;
+
+fn product(i: u32) -> Product {
+    Product {
+        id: u64::from(i),
+        name: format!("Product number {i} of the catalogue"),
+        price: f64::from(i % 10_000) * 0.01 + 1.0,
+        category: ["tools", "garden", "kitchen", "toys"][(i % 4) as usize].to_string(),
+    }
+}
+
+fn make_products(n: u32) -> Vec<Product> {
+    (0..n).map(product).collect()
+}
+
+fn panicking_products(_: u32) -> Vec<Product> {
+    panic!("the catalogue is on fire")
+}
+
+#[wasm_bindgen(inline_js = r#"
+// Counts turns of this thread's event loop that came 50 ms or more late (a chain of 0 ms timers:
+// each runs as soon as nothing else holds the thread), and, where the Long Tasks API exists
+// (Chromium, a page), the long tasks it reports.
+export function startProbe() {
+  const probe = { late: 0, longTasks: 0, on: true, last: performance.now(), observer: null };
+  const tick = () => {
+    if (!probe.on) return;
+    const now = performance.now();
+    if (now - probe.last >= 50) probe.late++;
+    probe.last = now;
+    setTimeout(tick, 0);
+  };
+  setTimeout(tick, 0);
+  if (typeof PerformanceObserver === 'function' && (PerformanceObserver.supportedEntryTypes ?? []).includes('longtask')) {
+    probe.observer = new PerformanceObserver((list) => { probe.longTasks += list.getEntries().length; });
+    probe.observer.observe({ type: 'longtask' });
+  }
+  return probe;
+}
+export function stopProbe(probe) {
+  probe.on = false;
+  if (probe.observer) {
+    probe.longTasks += probe.observer.takeRecords().length;
+    probe.observer.disconnect();
+  }
+  return [probe.late, probe.longTasks];
+}
+export function busy(ms) { const end = performance.now() + ms; while (performance.now() < end) {} }
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = startProbe)]
+    fn start_probe() -> JsValue;
+    #[wasm_bindgen(js_name = stopProbe)]
+    fn stop_probe(probe: &JsValue) -> Vec<u32>;
+    fn busy(ms: u32);
+}
+
+/// Late turns and long tasks seen while `f` ran on this thread.
+async fn stalls_during<F: std::future::Future>(f: F) -> (F::Output, u32, u32) {
+    let probe = start_probe();
+    wait(20).await; // the probe's first turn
+    let out = f.await;
+    wait(20).await; // a stall at the very end is seen by the next turn
+    let counts = stop_probe(&probe);
+    (out, counts[0], counts[1])
+}
+
+/// The probe sees a stall: a 120 ms busy loop on this thread counts.
+pub async fn the_stall_probe_sees_a_long_task() {
+    let ((), late, _) = stalls_during(async {
+        wait(10).await;
+        busy(120);
+    })
+    .await;
+    assert!(late >= 1, "a 120 ms busy loop went unseen");
+}
+
+/// 581,000 products (the seed's 60 MB body) arrive through `run_vec` with no turn of this
+/// thread's event loop 50 ms late and no long task, equal to what the task made.
+pub async fn a_60_mb_typed_sequence_arrives_without_a_long_task() {
+    let (result, late, long_tasks) = stalls_during(run_vec(make_products, PRODUCTS_IN_60_MB)).await;
+    let products = result.expect("run_vec failed");
+    assert_eq!(
+        (late, long_tasks),
+        (0, 0),
+        "late turns / long tasks while 581,000 products arrived"
+    );
+    assert_eq!(products.len(), PRODUCTS_IN_60_MB as usize);
+    // Compared element by element (building a second vector of 581,000 would be one more big
+    // allocation for nothing).
+    for (i, p) in products.iter().enumerate() {
+        if *p != product(i as u32) {
+            panic!("element {i} differs: {p:?}");
+        }
+    }
+}
+
+/// A panic in a sequence task is its typed error, and the pool goes on.
+pub async fn a_panicking_sequence_task_is_a_typed_error() {
+    let pool = IsolatePool::builder().size(1).build().unwrap();
+    match pool.run_vec(panicking_products, 1).await {
+        Err(IsolateError::Panicked { message, .. }) => {
+            assert!(message.contains("on fire"), "{message}")
+        }
+        other => panic!("expected Panicked, got {other:?}"),
+    }
+    assert_eq!(
+        pool.run_vec(make_products, 3).await.unwrap(),
+        make_products(3)
+    );
+}
+
+/// Dropping a `run_vec` future at any point — queued, running, or while its batches are being
+/// decoded — settles nothing wrongly and leaves the pool's isolate usable.
+pub async fn dropping_a_delivery_leaves_the_pool_usable() {
+    let pool = IsolatePool::builder().size(1).build().unwrap();
+    let mut dropped_mid_way = 0;
+    for after_ms in [0, 5, 20, 60, 150, 300, 600] {
+        let delivery = Box::pin(pool.run_vec(make_products, 200_000));
+        match select(delivery, Box::pin(wait(after_ms))).await {
+            Either::Left((result, _)) => {
+                assert_eq!(result.unwrap().len(), 200_000);
+            }
+            Either::Right(((), delivery)) => {
+                dropped_mid_way += 1;
+                drop(delivery);
+            }
+        }
+        let next = pool.run_vec(make_products, 10).await;
+        assert_eq!(
+            next.unwrap(),
+            make_products(10),
+            "after a drop at {after_ms} ms"
+        );
+    }
+    assert!(
+        dropped_mid_way > 0,
+        "no delivery was dropped before it ended"
+    );
+}

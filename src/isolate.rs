@@ -53,7 +53,7 @@ pub enum IsolateState {
 pub enum ExitReason {
     /// Its entry function returned, or it called [`exit`].
     Returned,
-    /// [`Isolate::kill`] stopped it, or every handle to it was dropped.
+    /// [`Isolate::kill`] stopped it.
     Killed,
     /// It failed: a panic, a fatal error, or its worker died.
     Failed(IsolateError),
@@ -143,8 +143,13 @@ fn codec_message<M: Serialize>(message: &M) -> EncodedMessage {
     collect_origins(|| codec::encode_after(CALL_HEADER_LEN, message))
 }
 
-/// A handle to a long-lived isolate — Dart's `Isolate`. Clones are handles to the same isolate;
-/// when the last one is dropped the isolate is killed.
+/// A handle to a long-lived isolate — Dart's `Isolate`. Clones are handles to the same isolate.
+///
+/// As in Dart, an isolate lives until it exits or is killed, not as long as its handle:
+/// dropping every handle leaves it running (`let _ = Isolate::spawn(entry, port).await?;` is the
+/// seed's fire-and-forget spawn). Keep a handle to [`kill`](Self::kill), [`pause`](Self::pause)
+/// or await [`exited`](Self::exited); without one, talk to it through the ports in its message,
+/// and let it end itself (its entry returns, or it calls [`exit`](crate::inside::lifecycle::exit)).
 ///
 /// The isolate runs its entry function; it exits when the entry returns (an `async` entry: when
 /// its future completes — await a [`ReceivePort`](crate::port::ReceivePort) to keep it serving), when
@@ -199,6 +204,12 @@ struct IsolateInner {
 
 const ENTRY_CALL_ID: u64 = 1;
 
+thread_local! {
+    /// Every isolate this thread spawned that has not exited: an isolate lives until it exits
+    /// or is killed, as in Dart, not as long as someone holds its handle. `finish` takes it out.
+    static RUNNING: RefCell<Vec<Rc<IsolateInner>>> = const { RefCell::new(Vec::new()) };
+}
+
 fn spawn_ref(
     builder: IsolateBuilder,
     entry: TaskRef,
@@ -233,7 +244,12 @@ fn spawn_ref(
             exit_waiters: RefCell::new(Vec::new()),
             exit_listeners: RefCell::new(Vec::new()),
             error_listeners: RefCell::new(Vec::new()),
-            linked: RefCell::new(linked),
+            linked: RefCell::new({
+                for port in &linked {
+                    port.link();
+                }
+                linked
+            }),
         });
         let weak = Rc::downgrade(&inner);
         let sink = Rc::new(move |event: WorkerEvent| {
@@ -248,6 +264,7 @@ fn spawn_ref(
         };
         let worker = IsolateWorker::spawn(&config, Some(&inner.control), sink)?;
         *inner.worker.borrow_mut() = Some(worker);
+        RUNNING.with(|r| r.borrow_mut().push(inner.clone()));
         Ok((inner, ready_rx))
     })();
     async move {
@@ -260,19 +277,53 @@ fn spawn_ref(
     }
 }
 
+/// Why `spawn` cannot work here, naming what is really missing. The advice differs by case: on a
+/// page that is not cross-origin isolated the two headers are the cure; on an isolated page that
+/// still has no `SharedArrayBuffer` (WebKitGTK 2.50 is one) no header can help, and saying
+/// "set the headers" would send the developer after a fix they already made.
 fn unsupported(caps: &Capabilities) -> IsolateError {
+    const ONE_SHOT: &str = "One-shot `run`/`compute` and `IsolatePool` work here.";
+    let (capability, message) = if !(caps.workers && caps.module_workers) {
+        (
+            "module Worker",
+            "isolates need Workers that load ES modules (`new Worker(url, {type: \"module\"})`), \
+             which this host does not have."
+                .to_string(),
+        )
+    } else if caps.shared_array_buffer {
+        // Present, yet the control block could not be made in it.
+        (
+            "SharedArrayBuffer",
+            format!(
+                "long-lived isolates need a SharedArrayBuffer control block, and creating one \
+                 failed although SharedArrayBuffer exists. {ONE_SHOT}"
+            ),
+        )
+    } else if caps.cross_origin_isolated {
+        (
+            "SharedArrayBuffer",
+            format!(
+                "long-lived isolates need SharedArrayBuffer, and this browser does not expose it \
+                 even on this cross-origin isolated page (its \
+                 `Cross-Origin-Opener-Policy: same-origin` and \
+                 `Cross-Origin-Embedder-Policy: require-corp` are in effect), so no header can \
+                 enable `Isolate::spawn` in this browser. {ONE_SHOT}"
+            ),
+        )
+    } else {
+        (
+            "SharedArrayBuffer",
+            format!(
+                "long-lived isolates need SharedArrayBuffer, which browsers expose only on \
+                 cross-origin isolated pages: serve the page with \
+                 `Cross-Origin-Opener-Policy: same-origin` and \
+                 `Cross-Origin-Embedder-Policy: require-corp`. {ONE_SHOT}"
+            ),
+        )
+    };
     IsolateError::Unsupported {
-        capability: if caps.shared_array_buffer {
-            "module Worker".into()
-        } else {
-            "SharedArrayBuffer".into()
-        },
-        message: "long-lived isolates need SharedArrayBuffer, which browsers expose only on \
-                  cross-origin isolated pages: serve the page with \
-                  `Cross-Origin-Opener-Policy: same-origin` and \
-                  `Cross-Origin-Embedder-Policy: require-corp`. One-shot `run`/`compute` and \
-                  `IsolatePool` work without them."
-            .into(),
+        capability: capability.into(),
+        message,
     }
 }
 
@@ -488,6 +539,8 @@ impl IsolateInner {
         for waiter in this.exit_waiters.borrow_mut().drain(..) {
             let _ = waiter.send(reason.clone());
         }
+        // No longer kept alive for itself: the last handle (if any) now owns what is left.
+        RUNNING.with(|r| r.borrow_mut().retain(|other| !Rc::ptr_eq(other, this)));
         // Messages the isolate sent just before exiting travel on other ports than its exit
         // notice and may trail it: let them land before ending the linked streams.
         let linked = std::mem::take(&mut *this.linked.borrow_mut());
@@ -498,7 +551,7 @@ impl IsolateInner {
                 crate::platform::timer::TRAILING_MESSAGES,
                 move || {
                     for port in &linked {
-                        port.close();
+                        port.unlink();
                     }
                     keep.borrow_mut().take();
                 },
@@ -509,10 +562,10 @@ impl IsolateInner {
 
 impl Drop for IsolateInner {
     fn drop(&mut self) {
-        // The last handle is gone: the isolate is killed with it (the worker terminates when
-        // `self.worker` drops). Linked ports end so no one waits on it.
+        // Reached after `finish` (or when the thread itself ends): the worker is gone or
+        // terminates as `self.worker` drops. Linked ports end so no one waits on it.
         for port in self.linked.borrow().iter() {
-            port.close();
+            port.unlink();
         }
         for waiter in self.exit_waiters.borrow_mut().drain(..) {
             let _ = waiter.send(ExitReason::Killed);

@@ -24,15 +24,25 @@ use web_sys::{MessageChannel, MessageEvent, MessagePort};
 /// A message received but not yet read: its bytes (payload after `offset`) and JS values.
 type Pending = Result<(Vec<u8>, usize, Attachments), IsolateError>;
 
+/// What arrived on one of a receive port's channels.
+enum Arrival {
+    Message(Pending),
+    /// A new channel to listen to (`Envelope::NewSender`).
+    NewSender(MessagePort),
+}
+
 pub(crate) struct ReceiveInner {
-    /// The receiving ends: one per channel handed out by `send_port`.
+    /// The receiving ends: the port's first channel, and one more for each copy of a
+    /// `SendPort` sent to another thread.
     ports: RefCell<Vec<MessagePort>>,
-    /// The sending end of the newest channel and whether it was sent away (then the next
-    /// `send_port` opens a new channel: a transferred `MessagePort` cannot be used here again).
-    current: RefCell<(MessagePort, Rc<Cell<bool>>)>,
+    /// The sending end of the first channel, which every local `SendPort` uses.
+    sender: MessagePort,
     queue: RefCell<VecDeque<Pending>>,
     waker: RefCell<Option<Waker>>,
     closed: Cell<bool>,
+    /// Spawned isolates whose message carried a `SendPort` of this port and that have not
+    /// exited; when the last one exits the port ends (see `ReceivePort`).
+    linked_isolates: Cell<usize>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
 }
 
@@ -47,6 +57,20 @@ impl ReceiveInner {
         }
     }
 
+    /// An isolate was spawned with a `SendPort` of this port in its message.
+    pub(crate) fn link(&self) {
+        self.linked_isolates.set(self.linked_isolates.get() + 1);
+    }
+
+    /// A linked isolate exited: the last one to exit ends the port.
+    pub(crate) fn unlink(&self) {
+        let left = self.linked_isolates.get().saturating_sub(1);
+        self.linked_isolates.set(left);
+        if left == 0 {
+            self.close();
+        }
+    }
+
     fn detach(&self) {
         for port in self.ports.borrow().iter() {
             port.set_onmessage(None);
@@ -55,6 +79,11 @@ impl ReceiveInner {
     }
 
     fn listen(&self, port: &MessagePort) {
+        if self.closed.get() {
+            // A sender for a closed port: what it sends is dropped, as in Dart.
+            port.close();
+            return;
+        }
         port.set_onmessage(Some(self._on_message.as_ref().unchecked_ref()));
         self.ports.borrow_mut().push(port.clone());
     }
@@ -75,9 +104,11 @@ fn new_channel() -> Result<MessageChannel, IsolateError> {
 /// The receiving end of a port — Dart's `ReceivePort`: a [`Stream`] of the messages sent to any
 /// of its [`SendPort`]s, in the order each sender sent them.
 ///
-/// The stream ends (`None`) after [`close`](Self::close), or when an isolate it was linked to
-/// exits (a port whose `SendPort` was in an [`Isolate::spawn`](crate::isolate::Isolate::spawn) message is
-/// linked to that isolate), so no receive waits on a dead isolate. A message that cannot be
+/// The stream ends (`None`) after [`close`](Self::close), or when the isolates it was linked to
+/// have all exited (a port whose `SendPort` was in an
+/// [`Isolate::spawn`](crate::isolate::Isolate::spawn) message is linked to that isolate), so no
+/// receive waits on dead isolates. This is the one place where the crate departs from Dart, whose
+/// ports stay open until closed: a `for await` over a worker's results ends with the worker. A message that cannot be
 /// decoded as `T` is an `Err` item; the stream goes on.
 ///
 /// ```no_run
@@ -112,19 +143,26 @@ impl<T: Serialize + DeserializeOwned> ReceivePort<T> {
         let inner = Rc::new_cyclic(|weak: &std::rc::Weak<ReceiveInner>| {
             let weak = weak.clone();
             let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-                if let Some(inner) = weak.upgrade() {
-                    inner.queue.borrow_mut().push_back(parse(&event.data()));
-                    if let Some(w) = inner.waker.borrow_mut().take() {
-                        w.wake();
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                match parse(&event.data()) {
+                    Arrival::NewSender(port) => inner.listen(&port),
+                    Arrival::Message(pending) => {
+                        inner.queue.borrow_mut().push_back(pending);
+                        if let Some(w) = inner.waker.borrow_mut().take() {
+                            w.wake();
+                        }
                     }
                 }
             });
             ReceiveInner {
                 ports: RefCell::new(Vec::new()),
-                current: RefCell::new((channel.port2(), Rc::new(Cell::new(false)))),
+                sender: channel.port2(),
                 queue: RefCell::new(VecDeque::new()),
                 waker: RefCell::new(None),
                 closed: Cell::new(false),
+                linked_isolates: Cell::new(0),
                 _on_message: on_message,
             }
         });
@@ -135,20 +173,11 @@ impl<T: Serialize + DeserializeOwned> ReceivePort<T> {
         })
     }
 
-    /// A [`SendPort`] for this port. Call it as often as you like: each `SendPort` sent to
-    /// another isolate gets its own channel, so the others keep working.
+    /// A [`SendPort`] for this port. Call it as often as you like, clone it, send it to other
+    /// isolates: every copy keeps working.
     pub fn send_port(&self) -> SendPort<T> {
-        let needs_new = self.inner.current.borrow().1.get() && !self.inner.closed.get();
-        if needs_new {
-            if let Ok(channel) = new_channel() {
-                self.inner.listen(&channel.port1());
-                *self.inner.current.borrow_mut() = (channel.port2(), Rc::new(Cell::new(false)));
-            }
-        }
-        let (port, sent) = self.inner.current.borrow().clone();
         SendPort {
-            port,
-            sent,
+            port: self.inner.sender.clone(),
             origin: Some(Rc::downgrade(&self.inner)),
             _message: PhantomData,
         }
@@ -160,18 +189,25 @@ impl<T: Serialize + DeserializeOwned> ReceivePort<T> {
     }
 }
 
-fn parse(data: &JsValue) -> Pending {
-    let (bytes, attachments) =
-        message_parts(data).ok_or_else(|| IsolateError::protocol("not a port message"))?;
-    match Envelope::decode(&bytes)? {
-        (Envelope::Message { attachments: n }, payload) => {
-            check_attachment_count(n, &attachments)?;
-            let offset = bytes.len() - payload.len();
-            Ok((bytes, offset, attachments))
-        }
-        _ => Err(IsolateError::protocol(
+fn parse(data: &JsValue) -> Arrival {
+    let Some((bytes, attachments)) = message_parts(data) else {
+        return Arrival::Message(Err(IsolateError::protocol("not a port message")));
+    };
+    let decoded = Envelope::decode(&bytes).map(|(env, payload)| (env, bytes.len() - payload.len()));
+    match decoded {
+        Ok((Envelope::Message { attachments: n }, offset)) => Arrival::Message(
+            check_attachment_count(n, &attachments).map(|()| (bytes, offset, attachments)),
+        ),
+        Ok((Envelope::NewSender, _)) => match attachments.0.first().map(|v| v.clone().dyn_into()) {
+            Some(Ok(port)) if attachments.len() == 1 => Arrival::NewSender(port),
+            _ => Arrival::Message(Err(IsolateError::protocol(
+                "a new sender did not carry exactly one MessagePort",
+            ))),
+        },
+        Ok(_) => Arrival::Message(Err(IsolateError::protocol(
             "a port received something other than a message",
-        )),
+        ))),
+        Err(e) => Arrival::Message(Err(e.into())),
     }
 }
 
@@ -197,11 +233,15 @@ impl<T: DeserializeOwned> Stream for ReceivePort<T> {
 }
 
 /// The sending end of a port — Dart's `SendPort`: typed, `Clone`, and itself sendable inside a
-/// message to another isolate (it travels as a transferred `MessagePort`).
+/// message to another isolate, any number of times; every copy keeps working.
 ///
-/// Sending a `SendPort` *moves* its `MessagePort` (browsers cannot share one between threads):
-/// afterwards this `SendPort` and its clones here fail with [`IsolateError::Closed`]. To keep
-/// talking from here too, send a fresh one from [`ReceivePort::send_port`].
+/// A browser `MessagePort` can live in one thread only, so a `SendPort` is never sent as its own
+/// port: each copy sent away gets a new `MessageChannel` whose receiving end joins the
+/// [`ReceivePort`]. When the `ReceivePort` is in this thread it listens to the new channel at
+/// once; otherwise the new receiving end is first posted to it on this `SendPort`'s own channel
+/// (`Envelope::NewSender`), and messages sent on the copy meanwhile wait in the channel. Messages
+/// from one sender arrive in the order sent; messages from different copies may interleave.
+/// Sending to a closed `ReceivePort` is not an error; the message is dropped, as in Dart.
 ///
 /// ```no_run
 /// # fn demo() -> Result<(), wasm_isolates::IsolateError> {
@@ -214,8 +254,6 @@ impl<T: DeserializeOwned> Stream for ReceivePort<T> {
 /// ```
 pub struct SendPort<T> {
     port: MessagePort,
-    /// Set once the port was sent elsewhere (shared by clones).
-    sent: Rc<Cell<bool>>,
     /// The local `ReceivePort` this came from, to link it to an isolate it is sent to.
     origin: Option<std::rc::Weak<ReceiveInner>>,
     _message: PhantomData<fn(T)>,
@@ -225,7 +263,6 @@ impl<T> Clone for SendPort<T> {
     fn clone(&self) -> Self {
         SendPort {
             port: self.port.clone(),
-            sent: self.sent.clone(),
             origin: self.origin.clone(),
             _message: PhantomData,
         }
@@ -235,7 +272,7 @@ impl<T> Clone for SendPort<T> {
 impl<T> fmt::Debug for SendPort<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SendPort")
-            .field("sent_elsewhere", &self.sent.get())
+            .field("local", &self.origin().is_some())
             .finish()
     }
 }
@@ -243,9 +280,6 @@ impl<T> fmt::Debug for SendPort<T> {
 impl<T: Serialize> SendPort<T> {
     /// Sends `message`; every buffer in it is transferred. Never blocks.
     pub fn send(&self, message: T) -> Result<(), IsolateError> {
-        if self.sent.get() {
-            return Err(IsolateError::Closed);
-        }
         let (mut bytes, attached) = codec::encode_after(MESSAGE_HEADER_LEN, &message)?;
         Envelope::Message {
             attachments: attached.len() as u32,
@@ -277,16 +311,20 @@ pub(crate) fn collect_origins<R>(f: impl FnOnce() -> R) -> (R, Vec<Rc<ReceiveInn
 
 impl<T> Serialize for SendPort<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if self.sent.get() {
-            return Err(serde::ser::Error::custom(
-                "this SendPort was already sent to another isolate",
-            ));
+        use serde::ser::Error;
+        let channel = new_channel().map_err(S::Error::custom)?;
+        let origin = self.origin();
+        match &origin {
+            Some(local) => local.listen(&channel.port1()),
+            None => {
+                let notice = Envelope::NewSender.encode(&[]);
+                let attached = Attachments(vec![channel.port1().into()]);
+                post_message(self.port.as_ref(), &notice, attached).map_err(S::Error::custom)?;
+            }
         }
-        let index = crate::wire::attachments::attach(self.port.clone().into()).map_err(|_| {
-            serde::ser::Error::custom("a SendPort can only be sent by wasm-isolates")
-        })?;
-        self.sent.set(true);
-        if let Some(origin) = self.origin() {
+        let index = crate::wire::attachments::attach(channel.port2().into())
+            .map_err(|_| S::Error::custom("a SendPort can only be sent by wasm-isolates"))?;
+        if let Some(origin) = origin {
             SENT_ORIGINS.with(|s| {
                 if let Some(list) = s.borrow_mut().as_mut() {
                     list.push(origin);
@@ -307,7 +345,6 @@ impl<'de, T> Deserialize<'de> for SendPort<T> {
             .map_err(|_| D::Error::custom("attachment for a SendPort is not a MessagePort"))?;
         Ok(SendPort {
             port,
-            sent: Rc::new(Cell::new(false)),
             origin: None,
             _message: PhantomData,
         })

@@ -12,13 +12,14 @@
 //! ```text
 //! 0..4   magic  b"WISO"
 //! 4      version (PROTOCOL_VERSION)
-//! 5      kind   1 = call, 2 = done, 3 = failed, 4 = port message, 5 = stop
-//! 6..14  id     u64, chosen by the caller, echoed in the reply (0 for message and stop)
+//! 5      kind   1 = call, 2 = done, 3 = failed, 4 = port message, 5 = stop, 6 = new sender
+//! 6..14  id     u64, chosen by the caller, echoed in the reply (0 for message, stop, new sender)
 //! call:    trampoline u32, task u32, attachments u32
 //! done:    attachments u32
 //! failed:  code u8, message (u32 length + UTF-8), location (u8 present + u32 length + UTF-8)
 //! message: attachments u32
 //! stop:    nothing
+//! new sender: nothing (one attachment: the new MessagePort)
 //! ...    payload (call, done and message)
 //! ```
 //!
@@ -36,6 +37,7 @@ const KIND_DONE: u8 = 2;
 const KIND_FAILED: u8 = 3;
 const KIND_MESSAGE: u8 = 4;
 const KIND_STOP: u8 = 5;
+const KIND_NEW_SENDER: u8 = 6;
 /// Bytes before the kind-specific part.
 const PREFIX_LEN: usize = 14;
 /// Length of a call header: payloads are encoded after this many reserved bytes.
@@ -73,6 +75,11 @@ pub enum Envelope {
     },
     /// Parent → isolate: stop at the next event (`Isolate::kill(Priority::BeforeNextEvent)`).
     Stop,
+    /// Any direction, on a port: its one attachment is a new `MessagePort` that the receiving
+    /// [`ReceivePort`](crate::port::ReceivePort) listens to from now on. Sent when a copy of a
+    /// [`SendPort`](crate::port::SendPort) that came from elsewhere is itself sent on: a
+    /// `MessagePort` can be in one thread only, so the copy gets a channel of its own.
+    NewSender,
     /// Isolate → parent: the task failed.
     Failed {
         /// The call's id (0 when the call's own header could not be read).
@@ -193,7 +200,7 @@ impl Envelope {
     pub fn id(&self) -> u64 {
         match self {
             Self::Call { id, .. } | Self::Done { id, .. } | Self::Failed { id, .. } => *id,
-            Self::Message { .. } | Self::Stop => 0,
+            Self::Message { .. } | Self::Stop | Self::NewSender => 0,
         }
     }
 
@@ -268,6 +275,10 @@ impl Envelope {
                 out.push(KIND_STOP);
                 out.extend_from_slice(&0u64.to_le_bytes());
             }
+            Self::NewSender => {
+                out.push(KIND_NEW_SENDER);
+                out.extend_from_slice(&0u64.to_le_bytes());
+            }
             Self::Failed { id, failure } => {
                 out.push(KIND_FAILED);
                 out.extend_from_slice(&id.to_le_bytes());
@@ -318,6 +329,10 @@ impl Envelope {
             KIND_STOP => {
                 r.finish()?;
                 Envelope::Stop
+            }
+            KIND_NEW_SENDER => {
+                r.finish()?;
+                Envelope::NewSender
             }
             KIND_FAILED => {
                 let code_byte = r.u8("code")?;
@@ -439,13 +454,17 @@ mod tests {
             },
             Envelope::Message { attachments: 3 },
             Envelope::Stop,
+            Envelope::NewSender,
         ]
     }
 
     #[test]
     fn round_trips_every_kind() {
         for env in samples() {
-            let payload: &[u8] = if matches!(env, Envelope::Failed { .. } | Envelope::Stop) {
+            let payload: &[u8] = if matches!(
+                env,
+                Envelope::Failed { .. } | Envelope::Stop | Envelope::NewSender
+            ) {
                 b""
             } else {
                 b"\x00payload\xff"

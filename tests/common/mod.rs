@@ -38,6 +38,21 @@ macro_rules! wasm_isolates_suite {
         }
 
         #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn send_port_copies_all_keep_working() {
+            common::spawn::send_port_copies_all_keep_working().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn errors_are_not_fatal_when_asked() {
+            common::spawn::errors_are_not_fatal_when_asked().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn a_dropped_handle_leaves_the_isolate_running() {
+            common::spawn::a_dropped_handle_leaves_the_isolate_running().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
         async fn run_compute_and_async_tasks() {
             common::run_compute_and_async_tasks().await;
         }
@@ -434,9 +449,11 @@ pub async fn worker_dying_mid_task_settles_the_task() {
     }
 }
 
+/// Rejects a promise nobody handles, then never returns: only the rejection's report can settle
+/// the task.
 async fn reject_then_wait(message: String) -> u32 {
     reject_unhandled(&message);
-    wait(200).await;
+    let _ = wasm_bindgen_futures::JsFuture::from(never()).await;
     0
 }
 

@@ -125,17 +125,20 @@ pub async fn pool_settles_a_mix_of_failures_and_stays_full() {
     assert_eq!(live_workers(), before);
 }
 
-/// The timeout counts from when a task starts, not from when it was queued.
+/// The timeout counts from when a task starts, not from when it was queued: `b` waits ~600 ms
+/// behind `a`, then runs 600 ms — 1200 ms after it was queued, over the 1000 ms timeout, yet
+/// each ran well inside it. (The margins, 400 ms per run and 200 ms over, absorb a loaded
+/// machine's late timers.)
 pub async fn timeout_counts_from_start_not_queue() {
     let pool = IsolatePool::builder()
         .size(1)
-        .task_timeout(Duration::from_millis(400))
+        .task_timeout(Duration::from_millis(1000))
         .build()
         .unwrap();
-    let a = pool.run_async(sleep_then, 250);
-    let b = pool.run_async(sleep_then, 250); // queued ~250 ms, runs 250 ms: total > 400
-    assert_eq!(a.await.unwrap(), 250);
-    assert_eq!(b.await.unwrap(), 250);
+    let a = pool.run_async(sleep_then, 600);
+    let b = pool.run_async(sleep_then, 600);
+    assert_eq!(a.await.unwrap(), 600);
+    assert_eq!(b.await.unwrap(), 600);
 }
 
 /// The queue bound holds: `try_run` refuses, `run` waits its turn.

@@ -64,6 +64,9 @@
 //   throughput     10,000 tiny tasks, ours vs workerpool, hardwareConcurrency workers: tasks/s
 //   memory         extra bytes of one idle isolate (measureUserAgentSpecificMemory; Chromium,
 //                  cross-origin isolated), ours vs a raw worker with the module instantiated
+//   typed          the seed's compute(parse_products, body) at 20/60/100 MB (20/60 quick): Rust
+//                  `compute` (one-task decode) vs `run_vec` (batched) vs JSON.parse + map in JS;
+//                  total ms, longest probe stall, missed frames, long tasks
 //   size           (once, in node) wasm raw and gzip -9 with and without the `json` feature (the
 //                  latter built into target/bench-nojson), and the JS glue
 // Rows: {"row": "rtt", "engine", "subject": "ours"|"raw"|"comlink"|"workerpool", "median_ms",
@@ -534,6 +537,43 @@ async function throughputSuite(ctx) {
   return rows;
 }
 
+/**
+ * The seed's typed example (issue 14): `compute(parse_products, body)` returning the products
+ * as a Rust `Vec`, decoded in one task (`one`) or through `run_vec` in slices between frames
+ * (`vec`), against the JS route (`JSON.parse` + mapping to plain records) in the same page.
+ * Sizes: 20, 60 and 100 MB bodies (20 and 60 with --quick).
+ */
+async function typedSuite(ctx) {
+  const { engine, options, log } = ctx;
+  const page = await benchPage(ctx);
+  const sizes = options.quick ? [20, 60] : [20, 60, 100];
+  const routes = ['js', 'one', 'vec'];
+  const rows = [];
+  for (const mb of sizes) {
+    const { values, errors } = await sideBySide(routes, {
+      runs: Math.min(options.cmpRuns, 5), log, label: `typed ${mb} MB`,
+      measure: (route) => benchCall(page, 'typed', route, mb),
+    });
+    for (const route of routes) {
+      if (errors.has(route)) {
+        rows.push({ row: 'typed', engine, route, mb, error: errors.get(route) });
+        continue;
+      }
+      const runs = values.get(route);
+      const med = (k) => round3(median(runs.map((r) => r[k]).filter((x) => typeof x === 'number')));
+      rows.push({
+        row: 'typed', engine, route, mb, runs: runs.length, records: runs[0]?.count ?? null,
+        convert_ms: route === 'js' ? null : med('convert_ms'),
+        total_ms: med('total_ms'), max_stall_ms: med('max_stall_ms'), blocked_ms: med('blocked_ms'),
+        missed_frames: Math.max(...runs.map((r) => r.missed_frames)),
+        long_tasks: runs[0]?.long_tasks === null ? null : Math.max(...runs.map((r) => r.long_tasks)),
+        longest_task_ms: runs[0]?.longest_task_ms === null ? null : round3(Math.max(...runs.map((r) => r.longest_task_ms))),
+      });
+    }
+  }
+  return rows;
+}
+
 async function memorySuite(ctx) {
   const { engine, options, log } = ctx;
   const page = await benchPage(ctx);
@@ -620,6 +660,7 @@ const SUITES = [
   { name: 'pool_scaling', describe: '16 CPU-bound tasks on 1 vs hardwareConcurrency isolates', run: poolScalingSuite },
   { name: 'throughput', describe: '10,000 tiny tasks: ours vs workerpool', run: throughputSuite },
   { name: 'memory', describe: 'extra memory of one idle isolate', run: memorySuite },
+  { name: 'typed', describe: "the seed's compute(parse_products, body): one task vs run_vec vs JSON.parse + map", run: typedSuite },
 ];
 
 // ---- output ----------------------------------------------------------------------------------
@@ -677,7 +718,7 @@ function cmpValue(r) {
 }
 
 export function compareTable(rows) {
-  const other = rows.filter((r) => !['meta', 'json', 'ratio', 'probe_control'].includes(r.row));
+  const other = rows.filter((r) => !['meta', 'json', 'ratio', 'probe_control', 'typed'].includes(r.row));
   const ratios = rows.filter((r) => r.row === 'ratio');
   if (other.length === 0 && ratios.length === 0) return '';
   const detail = cmpDetail;
@@ -777,6 +818,22 @@ function jsonSection(rows) {
   return out;
 }
 
+/** The typed rows: one line per engine × size × route. */
+function typedSection(rows) {
+  const typed = rows.filter((r) => r.row === 'typed');
+  if (typed.length === 0) return [];
+  const route = { js: 'JSON.parse + map (JS)', one: 'compute → Vec (one task)', vec: 'run_vec → Vec (batched)' };
+  return ["### Typed results: the seed's `compute(parse_products, body)`", '',
+    mdTable(['engine', 'MB', 'route', 'products', 'JS→Rust string ms (apart)', 'total ms', 'longest stall ms (probe)', 'blocked ms (probe)',
+      'missed frames (max)', 'long tasks (max)', 'longest task ms'],
+    typed.map((r) => (r.error
+      ? [engineName(r.engine), r.mb, route[r.route] ?? r.route, `error: ${r.error.slice(0, 80)}`, '', '', '', '', '', '', '']
+      : [engineName(r.engine), r.mb, route[r.route] ?? r.route, grouped(r.records), r.convert_ms === null ? '—' : fixed1(r.convert_ms),
+        fixed1(r.total_ms), fixed1(r.max_stall_ms),
+        fixed1(r.blocked_ms), r.missed_frames, r.long_tasks ?? 'n/a', r.longest_task_ms === null ? 'n/a' : fixed1(r.longest_task_ms)]))),
+    '', 'Medians of the runs, but missed frames and long tasks are the worst run\'s.', ''];
+}
+
 /** The comparison suites: one line per measure and subject, one column per engine. */
 function compareSection(rows, engines) {
   const order = ['rtt', 'cold', 'first_task', 'transfer', 'pool_scaling', 'throughput', 'memory'];
@@ -834,6 +891,7 @@ export function renderBenchDocs(rows) {
     runLine(meta),
     '',
     ...jsonSection(rows),
+    ...typedSection(rows),
     ...compareSection(rows, engines),
   ];
   if (meta.problems?.length) {
@@ -1014,6 +1072,8 @@ async function main() {
           + `(max ${fmtMs(r.main_blocked_max_ms)}), main busy ${fmtMs(r.main_busy_ms)}: the probe's floor on this machine.`);
     }
   }
+  const typedLines = typedSection(rows);
+  if (typedLines.length) console.log(`\n${typedLines.join('\n')}`);
   const cmp = compareTable(rows);
   if (cmp) {
     console.log(`\n${cmp}\n`);

@@ -267,9 +267,56 @@ type ReplySender = oneshot::Sender<Result<ReplyPayload, IsolateError>>;
 
 struct Job {
     id: u64,
-    message: Vec<u8>,
+    message: JobMessage,
     attachments: Attachments,
     reply: ReplySender,
+}
+
+/// A job's encoded call. A large one is copied out of wasm memory into a JS `ArrayBuffer` a
+/// slice per task ([`stage`]) instead of in one long task when it is posted; it keeps its place
+/// in the queue meanwhile, and the queue waits for it (first in, first out).
+enum JobMessage {
+    Bytes(Vec<u8>),
+    Staging(Rc<RefCell<Option<js_sys::ArrayBuffer>>>),
+}
+
+impl Job {
+    fn ready(&self) -> bool {
+        match &self.message {
+            JobMessage::Bytes(_) => true,
+            JobMessage::Staging(buffer) => buffer.borrow().is_some(),
+        }
+    }
+}
+
+/// Calls larger than this are staged (see [`JobMessage`]).
+const STAGE_ABOVE_BYTES: usize = 4 << 20;
+/// Bytes copied per task while staging: about a millisecond of copying.
+const STAGE_SLICE_BYTES: usize = 4 << 20;
+
+/// Copies `bytes` into a new `ArrayBuffer`, one slice per macrotask, then puts it in `into` and
+/// lets the pool dispatch it. Stops early if the job was dropped (cancelled, or its pool gone).
+async fn stage(
+    bytes: Vec<u8>,
+    into: Rc<RefCell<Option<js_sys::ArrayBuffer>>>,
+    pool: Weak<PoolInner>,
+) {
+    let buffer = js_sys::ArrayBuffer::new(bytes.len() as u32);
+    let view = js_sys::Uint8Array::new(&buffer);
+    for (i, slice) in bytes.chunks(STAGE_SLICE_BYTES).enumerate() {
+        if Rc::strong_count(&into) == 1 {
+            return; // nobody holds the job any more
+        }
+        let start = (i * STAGE_SLICE_BYTES) as u32;
+        view.subarray(start, start + slice.len() as u32)
+            .copy_from(slice);
+        let _ = wasm_bindgen_futures::JsFuture::from(crate::platform::host::next_macrotask()).await;
+    }
+    drop(bytes);
+    *into.borrow_mut() = Some(buffer);
+    if let Some(pool) = pool.upgrade() {
+        pool.pump();
+    }
 }
 
 struct InFlight {
@@ -591,6 +638,17 @@ impl PoolInner {
             if state.closing {
                 return TaskHandle::failed(IsolateError::Closed);
             }
+            let message = if message.len() > STAGE_ABOVE_BYTES {
+                let buffer = Rc::new(RefCell::new(None));
+                wasm_bindgen_futures::spawn_local(stage(
+                    message,
+                    buffer.clone(),
+                    Rc::downgrade(self),
+                ));
+                JobMessage::Staging(buffer)
+            } else {
+                JobMessage::Bytes(message)
+            };
             let job = Job {
                 id,
                 message,
@@ -629,6 +687,9 @@ impl PoolInner {
                 }
                 if state.queue.is_empty() {
                     break;
+                }
+                if !state.queue.front().is_some_and(Job::ready) {
+                    break; // the head is still being staged; `stage` pumps when it is done
                 }
                 if let Some(slot) = state
                     .slots
@@ -719,7 +780,16 @@ impl PoolInner {
             // Clear any request aimed at an earlier call before this one can look.
             block.store(control::REQUEST, 0);
         }
-        match slot.worker.post(&job.message, job.attachments) {
+        let posted = match &job.message {
+            JobMessage::Bytes(bytes) => slot.worker.post(bytes, job.attachments),
+            JobMessage::Staging(buffer) => match buffer.borrow_mut().take() {
+                Some(buffer) => slot.worker.post_buffer(&buffer, job.attachments),
+                None => Err(IsolateError::protocol(
+                    "a staged call was dispatched unfinished",
+                )),
+            },
+        };
+        match posted {
             Ok(()) => {
                 let timer = self.options.task_timeout.map(|timeout| {
                     let weak = Rc::downgrade(self);

@@ -13,11 +13,14 @@
 //   poolScaling(tasks, isolates) -> ms                // ours
 //   throughput(subject, tasks, isolates) -> ms        // ours | workerpool
 //   memory(subject) -> {measurable, bytes?, reason?}  // ours | raw: extra bytes of one idle isolate
+//   typed(route, mb) -> {count, total_ms, max_stall_ms, missed_frames, long_tasks, ...}
+//                                                     // js | one (compute) | vec (run_vec)
 // }
 // Every function measures one run; the harness repeats and takes medians.
 
 import init, * as lib from './pkg/wasm_isolates.js';
 import { wrap } from './bench-vendor/comlink.mjs';
+import { recordLongTasks, startBusyProbe } from './probe.js';
 
 const RAW_WORKER = new URL('./bench-raw-worker.js', import.meta.url);
 const COMLINK_WORKER = new URL('./bench-comlink-worker.js', import.meta.url);
@@ -270,6 +273,87 @@ async function memory(subject) {
   throw new Error(`memory: unknown subject ${subject}`);
 }
 
+// ---- typed: the seed's compute(parse_products, body) against the JS route ---------------------
+// The body is `{"products": [...]}` of about `mb` megabytes (made once per size, not measured).
+// Each run measures the main thread from the call to the last product: total time, the busy
+// probe's stalls, rAF gaps over 25 ms, and (Chromium) long tasks.
+const bodies = new Map();
+
+function productsBody(mb) {
+  if (!bodies.has(mb)) {
+    const parts = [];
+    let bytes = 14;
+    for (let i = 0; bytes < mb * 1e6; i++) {
+      const p = `{"id":${i},"name":"Product number ${i} of the catalogue","price":${((i % 10000) * 0.01 + 1).toFixed(2)},"category":"${['tools', 'garden', 'kitchen', 'toys'][i % 4]}"}`;
+      parts.push(p);
+      bytes += p.length + 1;
+    }
+    bodies.clear(); // one body at a time: 100 MB strings add up
+    bodies.set(mb, `{"products":[${parts.join(',')}]}`);
+  }
+  return bodies.get(mb);
+}
+
+/** Counts rAF intervals over 25 ms from now until `stop()`. */
+function recordFrameGaps() {
+  let last = null;
+  let missed = 0;
+  let longest = 0;
+  let on = true;
+  const frame = (ts) => {
+    if (!on) return;
+    if (last !== null) {
+      const gap = ts - last;
+      longest = Math.max(longest, gap);
+      if (gap > 25) missed++;
+    }
+    last = ts;
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+  return { stop() { on = false; return { missed, longest }; } };
+}
+
+async function typed(route, mb) {
+  const body = productsBody(mb);
+  // The Rust routes start from a Rust String, as the seed's `compute(parse_products, body)` does;
+  // the JS-to-Rust conversion is timed apart (a Rust app pays it wherever its text comes from).
+  let convertMs = null;
+  if (route !== 'js') {
+    const c0 = performance.now();
+    lib.__benchTypedPrepare(body);
+    convertMs = performance.now() - c0;
+  }
+  await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+  const frames = recordFrameGaps();
+  const probe = startBusyProbe();
+  const longTasks = recordLongTasks();
+  const t0 = performance.now();
+  let count;
+  if (route === 'js') {
+    // What a JS page does with the same body: parse, then map to plain records.
+    count = JSON.parse(body).products.map((p) => ({ id: p.id, name: p.name, price: p.price, category: p.category })).length;
+  } else {
+    count = await lib.__benchTyped(route);
+  }
+  const totalMs = performance.now() - t0;
+  await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+  const stall = probe.stop();
+  const gaps = frames.stop();
+  const tasks = longTasks.stop();
+  return {
+    count,
+    convert_ms: convertMs,
+    total_ms: totalMs,
+    max_stall_ms: stall.maxBlockMs,
+    blocked_ms: stall.blockedMs,
+    missed_frames: gaps.missed,
+    longest_frame_ms: gaps.longest,
+    long_tasks: tasks === null ? null : tasks.length,
+    longest_task_ms: tasks === null ? null : Math.max(0, ...tasks.map((t) => t.duration)),
+  };
+}
+
 window.__bench = {
   ready: setup(),
   info: () => ({
@@ -285,4 +369,5 @@ window.__bench = {
   poolScaling: (tasks, isolates) => lib.__benchPoolScaling(tasks, isolates),
   throughput,
   memory,
+  typed,
 };

@@ -123,3 +123,52 @@ pub async fn bench_transfer(megabytes: u32) -> Result<Float64Array, JsValue> {
     }
     Ok(Float64Array::from(&[send, receive][..]))
 }
+
+/// The seed's record (issue 14's `typed` rows).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Product {
+    id: u64,
+    name: String,
+    price: f64,
+    category: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Catalog {
+    products: Vec<Product>,
+}
+
+/// The seed's task: the body of `{"products": [...]}` to its products (none when malformed).
+fn parse_products(body: String) -> Vec<Product> {
+    serde_json::from_str::<Catalog>(&body)
+        .map(|c| c.products)
+        .unwrap_or_default()
+}
+
+thread_local! {
+    /// The body `__benchTypedPrepare` converted, taken by the next `__benchTyped`.
+    static BODY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Converts the JS string `body` to the Rust `String` the seed's task takes (what a Rust app
+/// does with `response.text()`), outside the measured call.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = __benchTypedPrepare, skip_typescript)]
+pub fn bench_typed_prepare(body: String) {
+    BODY.with(|b| *b.borrow_mut() = body);
+}
+
+/// The seed's `compute(parse_products, body)` on the prepared body, by `route`: `"one"` is
+/// `compute` (the whole `Vec` decoded in one task), `"vec"` is `run_vec` (decoded in slices
+/// between frames). Resolves with the number of products; the caller measures the main thread.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = __benchTyped, skip_typescript)]
+pub async fn bench_typed(route: String) -> Result<f64, JsValue> {
+    let body = BODY.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    let products = match route.as_str() {
+        "one" => crate::run::compute(parse_products, body).await?,
+        "vec" => crate::run::run_vec(parse_products, body).await?,
+        other => return Err(JsValue::from_str(&format!("unknown route {other}"))),
+    };
+    Ok(products.len() as f64)
+}

@@ -5,7 +5,7 @@ use crate::error::IsolateError;
 use crate::wire::attachments::Attachments;
 use crate::wire::batches::{BatchReader, ByteSource};
 use crate::wire::message::{
-    check_attachment_count, is_envelope, js_message, message_buffer, post_message,
+    check_attachment_count, is_envelope, js_message, message_buffer, post_buffer, post_message,
 };
 use crate::wire::protocol::Envelope;
 use crate::wire::protocol::DONE_HEADER_LEN;
@@ -335,6 +335,15 @@ impl IsolateWorker {
     /// `onmessage` does not take our messages (wasmworker PR #25), and ignores what is not ours.
     pub(crate) fn post(&self, bytes: &[u8], attachments: Attachments) -> Result<(), IsolateError> {
         post_message(self.worker.as_ref(), bytes, attachments)
+    }
+
+    /// Like [`post`](Self::post), for a message already copied into `buffer`.
+    pub(crate) fn post_buffer(
+        &self,
+        buffer: &js_sys::ArrayBuffer,
+        attachments: Attachments,
+    ) -> Result<(), IsolateError> {
+        post_buffer(self.worker.as_ref(), buffer, attachments)
     }
 }
 

@@ -29,8 +29,17 @@ pub(crate) fn post_message(
 ) -> Result<(), IsolateError> {
     let array = Uint8Array::new_with_length(bytes.len() as u32);
     array.copy_from(bytes);
+    post_buffer(target, &array.buffer(), attachments)
+}
+
+/// Posts a message whose bytes are already in `buffer` (transferred, like the attachments).
+pub(crate) fn post_buffer(
+    target: &JsValue,
+    buffer: &ArrayBuffer,
+    attachments: Attachments,
+) -> Result<(), IsolateError> {
     let list: Array = attachments.0.into_iter().collect();
-    crate::platform::host::post_envelope(target, &array.buffer(), &list).map_err(|e| {
+    crate::platform::host::post_envelope(target, buffer, &list).map_err(|e| {
         let message = js_message(&e);
         if message.starts_with("DataCloneError") {
             IsolateError::Codec { message }

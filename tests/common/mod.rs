@@ -33,6 +33,16 @@ macro_rules! wasm_isolates_suite {
         }
 
         #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn a_large_input_keeps_its_place_in_the_queue() {
+            common::sequence::a_large_input_keeps_its_place_in_the_queue().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn a_large_input_dropped_while_staged_is_cancelled() {
+            common::sequence::a_large_input_dropped_while_staged_is_cancelled().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
         async fn dropping_a_delivery_leaves_the_pool_usable() {
             common::sequence::dropping_a_delivery_leaves_the_pool_usable().await;
         }

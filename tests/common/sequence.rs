@@ -158,3 +158,32 @@ pub async fn dropping_a_delivery_leaves_the_pool_usable() {
         "no delivery was dropped before it ended"
     );
 }
+
+fn length_and_time(text: String) -> (usize, f64) {
+    (text.len(), js_sys::Date::now())
+}
+
+fn time_of(n: u32) -> (u32, f64) {
+    (n, js_sys::Date::now())
+}
+
+/// A large input is copied out of wasm memory a slice per task before it is posted (issue 14);
+/// it keeps its place in the queue: a small task submitted after it runs after it.
+pub async fn a_large_input_keeps_its_place_in_the_queue() {
+    let pool = IsolatePool::builder().size(1).build().unwrap();
+    let text = "x".repeat(40 << 20);
+    let big = pool.run(length_and_time, text);
+    let small = pool.run(time_of, 7);
+    let (big, small) = futures_util::future::join(big, small).await;
+    let ((len, big_at), (n, small_at)) = (big.unwrap(), small.unwrap());
+    assert_eq!((len, n), (40 << 20, 7));
+    assert!(big_at <= small_at, "the small task ran before the large one");
+}
+
+/// A large input dropped while it is being staged is cancelled; the pool goes on.
+pub async fn a_large_input_dropped_while_staged_is_cancelled() {
+    let pool = IsolatePool::builder().size(1).build().unwrap();
+    drop(pool.run(length_and_time, "y".repeat(40 << 20)));
+    assert_eq!(pool.run(time_of, 3).await.unwrap().0, 3);
+    assert_eq!(pool.stats().completed, 1);
+}

@@ -26,7 +26,7 @@ use std::time::Duration;
 pub enum Priority {
     /// Terminate the worker now, whatever it is doing.
     Immediate,
-    /// Ask first: code polling [`should_stop`] sees the request, an idle isolate stops at its
+    /// Ask first: code polling [`should_stop`](crate::inside::lifecycle::should_stop) sees the request, an idle isolate stops at its
     /// next event; if it is still alive after the builder's `kill_grace`, it is terminated.
     BeforeNextEvent,
 }
@@ -41,7 +41,7 @@ pub enum IsolateState {
     Running,
     /// [`Isolate::pause`] holds its message delivery.
     Paused,
-    /// It is stopping (its entry returned, it called [`exit`], or a kill was requested).
+    /// It is stopping (its entry returned, it called [`exit`](crate::inside::lifecycle::exit), or a kill was requested).
     Exiting,
     /// Its worker is gone.
     Dead,
@@ -51,7 +51,7 @@ pub enum IsolateState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ExitReason {
-    /// Its entry function returned, or it called [`exit`].
+    /// Its entry function returned, or it called [`exit`](crate::inside::lifecycle::exit).
     Returned,
     /// [`Isolate::kill`] stopped it.
     Killed,
@@ -153,7 +153,7 @@ fn codec_message<M: Serialize>(message: &M) -> EncodedMessage {
 ///
 /// The isolate runs its entry function; it exits when the entry returns (an `async` entry: when
 /// its future completes — await a [`ReceivePort`](crate::port::ReceivePort) to keep it serving), when
-/// it calls [`exit`], when it is killed, or when it fails. On exit, exactly once: its
+/// it calls [`exit`](crate::inside::lifecycle::exit), when it is killed, or when it fails. On exit, exactly once: its
 /// on-exit responses are sent, [`exited`](Self::exited) resolves, and every
 /// [`ReceivePort`](crate::port::ReceivePort) whose `SendPort` was in the spawn message ends, so no
 /// receive waits on a dead isolate.
@@ -381,7 +381,7 @@ impl Isolate {
     }
 
     /// Holds delivery of messages on the isolate's [`ReceivePort`](crate::port::ReceivePort)s until
-    /// [`resume`](Self::resume); code in the isolate sees [`is_paused`] turn true. Messages are
+    /// [`resume`](Self::resume); code in the isolate sees [`is_paused`](crate::inside::lifecycle::is_paused) turn true. Messages are
     /// kept, not dropped.
     pub fn pause(&self) {
         self.inner.control.store(control::PAUSE, 1);

@@ -22,11 +22,37 @@
 //! # Ok(()) }
 //! ```
 //!
-//! | Dart / Flutter | wasm-isolates |
-//! |---|---|
-//! | `Isolate.run(f)`, `compute(f, msg)` | [`run`], [`compute`], [`run_async`] |
-//! | a worker pool | [`IsolatePool`] |
-//! | errors | [`IsolateError`] |
+//! ## A guided tour
+//!
+//! | Dart / Flutter | wasm-isolates | notes |
+//! |---|---|---|
+//! | `Isolate.run(f)`, `compute(f, msg)` | [`run`], [`compute`], [`run_async`] | every browser with module workers |
+//! | — (a large `List` result) | [`run_vec`] | delivered in batches between frames |
+//! | a worker pool | [`IsolatePool`] | bounded queue, timeouts, cancellation, restart |
+//! | `Isolate.spawn(entry, msg)` | [`Isolate::spawn`] | needs `SharedArrayBuffer` ([`Capabilities`]) |
+//! | `ReceivePort`, `SendPort` | [`ReceivePort`], [`SendPort`] | a `Stream`; freely shared |
+//! | `Isolate.exit(port, msg)` | [`exit`] | the final message's buffers move |
+//! | `TransferableTypedData` | [`TransferBuffer`], [`Transferable`] | moved, not copied |
+//! | errors | [`IsolateError`] | one `#[non_exhaustive]` enum |
+//!
+//! Read the crate in this order; each folder is named for the side of a worker its code runs on:
+//!
+//! 1. The vocabulary above: `run`, `pool`, `isolate`, `port`, `stream`, `error`.
+//! 2. `wire/` — what crosses between threads: the envelope ([`protocol`]), the MessagePack
+//!    codec, the JS values riding beside it ([`transfer`]), tasks named by function-table index,
+//!    batched sequences, the shared control block.
+//! 3. `parent/` — the parent's side of one worker: handshake, posting calls, turning what the
+//!    worker or the browser reports into events.
+//! 4. `inside/` — what runs in the isolate: the dispatcher the worker's bootstrap
+//!    (`worker/bootstrap.js`) starts, and [`should_stop`], [`is_paused`], [`exit`].
+//! 5. `platform/` — [`Capabilities`], the JS helpers (`worker/host.js`), timers.
+//! 6. [`json`] — the JSON service (feature `json`); `js/` — the `#[wasm_bindgen]` face for npm
+//!    users; [`gloo`] — gloo-worker interop (feature `gloo`).
+//!
+//! The path of a one-shot task, in that order: [`run`] encodes the input (`wire`), the pool
+//! posts it to an idle worker (`parent`), the dispatcher decodes it, calls the function through
+//! its trampoline and posts the encoded output back (`inside`), and the pool settles the
+//! caller's future with the decoded output.
 //!
 //! On native targets [`run`] uses OS threads, so shared code compiles and tests there.
 

@@ -1,6 +1,7 @@
 //! The JSON service's JS API: `parseJson`, `JsonDocument`, `generateDataset`.
 
 use crate::error::IsolateError;
+use crate::json::wire::JsonFault;
 use crate::json::{self, Column, Columns, JsonDocument, JsonSource};
 use crate::port::ReceivePort;
 use crate::wire::transfer::TransferBuffer;
@@ -14,8 +15,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use crate::platform::host::next_macrotask;
-
 /// What `parseJson` returns.
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -24,11 +23,16 @@ enum Mode {
     Objects,
 }
 
+/// Mode `objects`: main-thread milliseconds of work after each frame, by default.
+const DEFAULT_SLOT_BUDGET_MS: f64 = 10.0;
+
 struct Options {
     mode: Mode,
     pointer: String,
     fields: Vec<String>,
     budget_ms: f64,
+    /// Mode `objects`: main-thread milliseconds of work per frame (see `objects`).
+    slot_budget_ms: f64,
     /// `None`: [`json::default_parts`], asked only when a document is cut.
     parts: Option<usize>,
     signal: Option<web_sys::AbortSignal>,
@@ -87,6 +91,10 @@ impl Options {
                 .as_f64()
                 .filter(|b| *b > 0.0)
                 .unwrap_or(4.0),
+            slot_budget_ms: field("frameBudgetMs")
+                .as_f64()
+                .filter(|b| *b > 0.0)
+                .unwrap_or(DEFAULT_SLOT_BUDGET_MS),
             signal: field("signal").dyn_into().ok(),
             on_progress: field("onProgress").dyn_into().ok(),
         })
@@ -231,6 +239,11 @@ export interface JsonObjectsOptions {
     pointer?: string;
     /** Main-thread time per slice of records, in milliseconds (mode `objects`). Default: 4. */
     budgetMs?: number;
+    /**
+     * Mode `objects`: main-thread milliseconds of work after each rendered frame (slices are
+     * parsed right after a frame until this is spent, then the next frame is awaited). Default: 10.
+     */
+    frameBudgetMs?: number;
     /** Called as the work advances; an exception it throws is ignored. */
     onProgress?: (progress: JsonProgress) => void;
     /** Aborting it rejects with the signal's `reason` (an `AbortError` by default). */
@@ -294,12 +307,13 @@ export type JsonKind = "array" | "object" | "string" | "number" | "boolean" | "n
  * `parseJson(source, options?)`: parses JSON in an isolate, leaving this thread free. With mode
  * `"handle"` (the default) resolves with a `JsonDocument` kept in its isolate (query it with
  * `len`, `get`, `slice`, `select`; free it with `close()`). Malformed JSON rejects with a
- * `JsonError` (`offset`, `line`, `column`).
+ * `JsonError`: `offset`, `line`, `column` in the source's units (UTF-16 units for a string, bytes
+ * otherwise) and `byteOffset` in bytes of the UTF-8 text.
  */
 export function parseJson(source: ParseJsonSource, options?: ParseJsonOptions & { mode?: "handle" }): Promise<JsonDocument>;
 /** `parseJson(source, {mode: "columns", fields?, pointer?})`: the fields of the array of records at `pointer` as typed columns. */
 export function parseJson(source: ParseJsonSource, options: ParseJsonOptions & { mode: "columns" }): Promise<JsonColumns>;
-/** `parseJson(source, {mode: "objects", pointer?, budgetMs?})`: the array at `pointer` as JS objects, delivered in slices within `budgetMs` of main-thread time each. */
+/** `parseJson(source, {mode: "objects", pointer?, budgetMs?})`: the array at `pointer` as JS objects, delivered in slices within `budgetMs` of main-thread time each, right after frames; a value that is not an array rejects with a `JsonError`. */
 export function parseJson(source: ParseJsonSource, options: ParseJsonOptions & { mode: "objects" }): Promise<unknown[]>;
 /** `parseJson(source, options?)`: the result's type follows `options.mode`. */
 export function parseJson(source: ParseJsonSource, options?: ParseJsonOptions): Promise<JsonDocument | JsonColumns | unknown[]>;
@@ -314,6 +328,8 @@ pub async fn parse_json(source: JsValue, options: JsValue) -> Result<JsValue, Js
     abortable(signal.as_ref(), async {
         options.progress("parsing", 0.0, 1.0);
         let source = source_of(source).await?;
+        let from_string = matches!(source, JsonSource::Text(_));
+        let fault = |f| json_error(f, from_string);
         let total = match &source {
             JsonSource::Text(text) => text.length() as f64,
             _ => 0.0,
@@ -328,11 +344,16 @@ pub async fn parse_json(source: JsValue, options: JsValue) -> Result<JsValue, Js
             let columns = crate::json::document::parse_columns_with(
                 source, &fields, parts, on_slice, progress,
             )
-            .await?;
+            .await
+            .map_err(fault)?;
             options.progress("parsing", 1.0, 1.0);
             return Ok(columns_to_js(columns));
         }
-        let doc = Rc::new(JsonDocument::parse_with(source, on_slice, progress).await?);
+        let doc = Rc::new(
+            JsonDocument::parse_with(source, on_slice, progress)
+                .await
+                .map_err(fault)?,
+        );
         options.progress("parsing", 1.0, 1.0);
         match options.mode {
             Mode::Handle => Ok(JsonDocumentJs {
@@ -354,8 +375,52 @@ pub async fn parse_json(source: JsValue, options: JsValue) -> Result<JsValue, Js
     .await
 }
 
+/// A parse's failure in JS. A `JsonError`'s `offset` and `column` are in the units of the source
+/// the caller gave: UTF-16 units for a JS string (as `JSON.parse`'s own positions are), bytes
+/// otherwise; `byteOffset` is always the offset in bytes of the UTF-8 text (a leading byte order
+/// mark counted), so both are at hand. worker/errors.js copies only the fields it knows, so
+/// `byteOffset` is also set on the error itself.
+fn json_error(fault: JsonFault, from_string: bool) -> JsValue {
+    let num = |n: u64| JsValue::from(n as f64);
+    let byte_offset = match &fault.error {
+        IsolateError::Json { offset, .. } => Some(offset.map_or(JsValue::NULL, num)),
+        _ => None,
+    };
+    let js = match (&fault.error, fault.utf16) {
+        (
+            IsolateError::Json {
+                message,
+                offset: Some(byte_offset),
+                line,
+                ..
+            },
+            Some((offset, column)),
+        ) if from_string => crate::js::js_error(
+            "JsonError",
+            &format!("invalid JSON at offset {offset} (byte {byte_offset}): {message}"),
+            &[
+                ("offset", num(offset)),
+                ("line", line.map_or(JsValue::NULL, num)),
+                ("column", num(column)),
+                ("byteOffset", num(*byte_offset)),
+            ],
+        ),
+        _ => JsValue::from(IsolateError::from(fault)),
+    };
+    if let Some(byte_offset) = byte_offset {
+        // On an error object from worker/errors.js: setting a property cannot fail.
+        let _ = Reflect::set(&js, &"byteOffset".into(), &byte_offset);
+    }
+    js
+}
+
 /// The scalar-valued keys of the first record, in document order.
 async fn default_fields(doc: &JsonDocument, pointer: &str) -> Result<Vec<String>, JsValue> {
+    // An empty array has no first record, hence no fields (and no error); a value that is not an
+    // array rejects here, as `select` would.
+    if doc.array_len(pointer).await? == 0 {
+        return Ok(Vec::new());
+    }
     Ok(doc.scalar_keys(&format!("{pointer}/0")).await?)
 }
 
@@ -395,33 +460,85 @@ fn parse_text(bytes: &TransferBuffer<u8>) -> Result<JsValue, JsValue> {
     js_sys::JSON::parse(&text)
 }
 
+#[wasm_bindgen(module = "/src/json/page.js")]
+extern "C" {
+    /// `JSON.parse` of a slice of records, appended to `out`; the number appended.
+    #[wasm_bindgen(js_name = appendParsed, catch)]
+    fn append_parsed(out: &Array, bytes: &Uint8Array) -> Result<f64, JsValue>;
+    /// The next slot of main-thread time: right after the next frame is rendered (or a plain
+    /// macrotask where no frame will come); resolves with its start time.
+    #[wasm_bindgen(js_name = nextSlot)]
+    fn next_slot(max_wait_ms: f64) -> Promise;
+}
+
+/// Slices requested from the isolate ahead of the one being parsed: the isolate cuts the next
+/// ones while this thread parses, so a slot never waits for text.
+const SLICES_AHEAD: usize = 3;
+
+/// How long a slot waits for a frame before it starts without one (a page hidden meanwhile
+/// renders no frames).
+const SLOT_MAX_WAIT_MS: f64 = 100.0;
+
 /// Delivers the array at `pointer` as JS objects, slice by slice: each slice is parsed here by
-/// `JSON.parse` (cheaper than rebuilding a structured clone), its cost is measured and the next
-/// slice sized to stay within the budget, and the thread returns to its event loop between
-/// slices so frames keep coming. The next slice is already on its way while one is parsed.
+/// `JSON.parse` (cheaper than rebuilding a structured clone) and appended to the result.
+///
+/// Why frames are kept: the work is done in *slots* that start right after a frame is rendered
+/// (`nextSlot`), and a slot takes slices only while the time spent since it started, plus what the
+/// next slice is expected to cost (measured per record on the slices before), stays within the
+/// slot's budget; then it waits for the next frame. So the page's own work between two frames is
+/// bounded by the slot budget, and what the engine adds on top (the garbage collections of the
+/// growing graph, which land in whichever slice allocates when the heap fills) has the rest of the
+/// frame interval to fit in. Each slice is sized to `budget_ms`, so a slot holds several and the
+/// cost per record is re-measured all the time. docs/json.md has the figures.
 async fn objects(doc: &JsonDocument, options: &Options) -> Result<JsValue, JsValue> {
+    use std::collections::VecDeque;
     let pointer = options.pointer.as_str();
-    let len = doc.len(pointer).await?;
+    // What `objects` delivers is an array: anything else rejects with a `JsonError`, whatever its
+    // kind (docs/json.md), rather than some values resolving `[]`.
+    let len = doc.array_len(pointer).await?;
     let out = Array::new();
+    let now = crate::platform::host::now;
+    let slot_budget = options.slot_budget_ms;
     let mut size: u64 = 256;
-    let mut pending = (len > 0).then(|| (size.min(len), doc.slice_text_handle(pointer, 0, size)));
-    while let Some((end, request)) = pending.take() {
+    let mut requested = 0u64;
+    let mut in_flight = VecDeque::with_capacity(SLICES_AHEAD);
+    // Main-thread milliseconds per record, once measured.
+    let mut per_record: Option<f64> = None;
+    let mut slot = JsFuture::from(next_slot(SLOT_MAX_WAIT_MS))
+        .await?
+        .as_f64()
+        .unwrap_or_else(now);
+    loop {
+        while in_flight.len() < SLICES_AHEAD && requested < len {
+            let end = (requested + size).min(len);
+            in_flight.push_back((
+                requested,
+                end,
+                doc.slice_text_handle(pointer, requested, end),
+            ));
+            requested = end;
+        }
+        let Some((start, end, request)) = in_flight.pop_front() else {
+            break;
+        };
         let slice = request.await?.map_err(IsolateError::from)?;
-        if end < len {
-            let next_end = (end + size).min(len);
-            pending = Some((next_end, doc.slice_text_handle(pointer, end, next_end)));
+        let records = (end - start) as f64;
+        let expected = per_record.map_or(options.budget_ms, |p| p * records);
+        if now() - slot + expected > slot_budget {
+            slot = JsFuture::from(next_slot(SLOT_MAX_WAIT_MS))
+                .await?
+                .as_f64()
+                .unwrap_or_else(now);
         }
-        let t0 = crate::platform::host::now();
-        let items: Array = parse_text(&slice)?.dyn_into()?;
-        for item in items.iter() {
-            out.push(&item);
-        }
-        let spent = crate::platform::host::now() - t0;
+        let t0 = now();
+        let appended = append_parsed(&out, &slice.view())?;
+        let spent = now() - t0;
         options.progress("delivering", end as f64, len as f64);
-        // Aim at 80 % of the budget; grow at most 4x per step.
-        let per_item = spent.max(0.01) / (items.length().max(1) as f64);
-        size = ((options.budget_ms * 0.8 / per_item) as u64).clamp(16, size * 4);
-        JsFuture::from(next_macrotask()).await?;
+        let measured = spent.max(0.01) / appended.max(1.0);
+        // Slow to forget a costly slice (a collection landed in it), quick to learn one.
+        per_record = Some(per_record.map_or(measured, |p| measured.max(p * 0.5 + measured * 0.5)));
+        // Slices of 80 % of the budget; grow at most 4x per step.
+        size = ((options.budget_ms * 0.8 / measured) as u64).clamp(16, size * 4);
     }
     Ok(out.into())
 }
@@ -468,13 +585,14 @@ impl JsonDocumentJs {
             .map_or_else(|_| "closed".into(), |d| d.info().kind.clone())
     }
 
-    /// Elements (array) or keys (object) at the top level.
+    /// Elements (array) or distinct keys (object, as `JSON.parse` keeps them) at the top level.
     #[wasm_bindgen(getter)]
     pub fn length(&self) -> f64 {
         self.doc().map_or(0.0, |d| d.info().len as f64)
     }
 
-    /// `len(pointer = "")`: length of the array, object or string at a JSON pointer.
+    /// `len(pointer = "")`: length of the array, object (distinct keys) or string (UTF-16 units,
+    /// as JS `.length`) at a JSON pointer.
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn len(&self, pointer: Option<String>) -> Promise {
         self.promise(|doc| async move {

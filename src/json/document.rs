@@ -3,11 +3,12 @@
 
 use crate::error::IsolateError;
 use crate::json::inside::*;
-use crate::json::wire::{Columns, DocumentInfo, JsonFailure, Source};
+use crate::json::wire::{Columns, DocumentInfo, JsonFailure, JsonFault, Source};
 use crate::pool::IsolatePool;
 use crate::wire::transfer::{TransferBuffer, Transferable};
 use serde_json::Value;
 use std::cell::RefCell;
+use wasm_bindgen::JsCast;
 
 /// The parts [`parse_columns`] cuts a large document into by default: one per core but one
 /// (`navigator.hardwareConcurrency - 1`, at least 1, at most [`MAX_PARTS`]), like the pool's
@@ -148,7 +149,7 @@ impl std::fmt::Debug for JsonSource {
 /// # Ok(()) }
 /// ```
 pub async fn parse_columns(source: JsonSource, fields: &[&str]) -> Result<Columns, IsolateError> {
-    parse_columns_with(source, fields, default_parts(), |_| {}, None).await
+    Ok(parse_columns_with(source, fields, default_parts(), |_| {}, None).await?)
 }
 
 /// [`parse_columns`], cutting a large document into at most `parts` parts parsed by as many
@@ -176,18 +177,18 @@ pub async fn parse_columns_in_parts(
     fields: &[&str],
     parts: usize,
 ) -> Result<Columns, IsolateError> {
-    parse_columns_with(source, fields, parts, |_| {}, None).await
+    Ok(parse_columns_with(source, fields, parts, |_| {}, None).await?)
 }
 
 /// [`parse_columns_in_parts`], reporting the UTF-16 units of a string source sent so far, and
-/// the bytes parsed to `progress`.
+/// the bytes parsed to `progress`; a syntax error keeps its UTF-16 position too.
 pub(crate) async fn parse_columns_with(
     source: JsonSource,
     fields: &[&str],
     parts: usize,
     on_slice: impl FnMut(u32),
     progress: ProgressPort,
-) -> Result<Columns, IsolateError> {
+) -> Result<Columns, JsonFault> {
     let (source, pool) = JsonDocument::stage(source, on_slice).await?;
     let fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
     let parts = parts.clamp(1, MAX_PARTS) as u32;
@@ -227,9 +228,26 @@ pub(crate) async fn parse_columns_with(
     Ok(columns)
 }
 
-/// Largest JS string slice posted at once (UTF-16 code units): posting costs the sending thread
-/// about 0.4 ms per MB, so 1 Mi units stays well inside a frame.
-const TEXT_SLICE: u32 = 1 << 20;
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/json/page.js")]
+extern "C" {
+    /// UTF-8 of units `start..end` of `text` in a new buffer with room to spare, and the number
+    /// of bytes written.
+    #[wasm_bindgen(js_name = encodeSlice)]
+    fn encode_slice_js(text: &js_sys::JsString, start: u32, end: u32) -> js_sys::Array;
+}
+
+fn encode_slice(text: &js_sys::JsString, start: u32, end: u32) -> (js_sys::ArrayBuffer, u32) {
+    let pair = encode_slice_js(text, start, end);
+    (
+        pair.get(0).unchecked_into(),
+        pair.get(1).as_f64().unwrap_or(0.0) as u32,
+    )
+}
+
+/// Largest JS string slice encoded and posted at once (UTF-16 code units). Encoding ASCII-heavy
+/// text with `encodeInto` costs the sending thread about 1 ms per Mi units (docs/json.md), so 2 Mi
+/// units stay well inside a frame.
+const TEXT_SLICE: u32 = 2 << 20;
 
 impl JsonDocument {
     /// A JSON isolate: a warm spare if there is one (see [`prewarm`](Self::prewarm)), else a
@@ -258,9 +276,16 @@ impl JsonDocument {
         source: Source,
         pool: IsolatePool,
         progress: ProgressPort,
-    ) -> Result<Self, IsolateError> {
-        let info = pool.run_async(parse_source, (source, progress)).await??;
-        Ok(JsonDocument { pool, info })
+    ) -> Result<Self, JsonFault> {
+        match pool.run_async(parse_source, (source, progress)).await? {
+            Ok(info) => Ok(JsonDocument { pool, info }),
+            Err(failure) => {
+                // The isolate answered (malformed JSON): it is fine, keep it for the next document
+                // rather than start a worker again.
+                recycle(&pool);
+                Err(failure.into())
+            }
+        }
     }
 
     /// Parses bytes (moved to the isolate by transfer; nothing is copied on this thread).
@@ -284,21 +309,21 @@ impl JsonDocument {
         text: &js_sys::JsString,
         on_slice: impl FnMut(u32),
     ) -> Result<Self, IsolateError> {
-        Self::parse_with(JsonSource::Text(text.clone()), on_slice, None).await
+        Ok(Self::parse_with(JsonSource::Text(text.clone()), on_slice, None).await?)
     }
 
     /// Parses `source` in an isolate of its own.
     pub async fn parse(source: JsonSource) -> Result<Self, IsolateError> {
-        Self::parse_with(source, |_| {}, None).await
+        Ok(Self::parse_with(source, |_| {}, None).await?)
     }
 
     /// [`parse`](Self::parse), reporting the UTF-16 units of a string source sent so far, and
-    /// the bytes parsed to `progress`.
+    /// the bytes parsed to `progress`; a syntax error keeps its UTF-16 position too.
     pub(crate) async fn parse_with(
         source: JsonSource,
         on_slice: impl FnMut(u32),
         progress: ProgressPort,
-    ) -> Result<Self, IsolateError> {
+    ) -> Result<Self, JsonFault> {
         let (source, pool) = Self::stage(source, on_slice).await?;
         Self::open(source, pool, progress).await
     }
@@ -317,12 +342,31 @@ impl JsonDocument {
             JsonSource::Text(text) => {
                 let len = text.length();
                 let mut start = 0;
+                let mut staged = Vec::new();
                 while start < len {
-                    let end = (start + TEXT_SLICE).min(len);
-                    pool.run(stage_text, Transferable(text.slice(start, end)))
-                        .await?;
+                    let mut end = (start + TEXT_SLICE).min(len);
+                    // Never between the two halves of a surrogate pair (a high one is 0xD800..0xDC00):
+                    // each half alone would become U+FFFD on its way to UTF-8.
+                    if end < len && (55296.0..56320.0).contains(&text.char_code_at(end - 1)) {
+                        end -= 1;
+                    }
+                    // Submitted, not awaited: the isolate appends one slice while this thread
+                    // posts the next, and no round trip is waited for between them.
+                    let (buffer, written) = encode_slice(&text, start, end);
+                    let buffer = TransferBuffer::from_array_buffer(buffer)?;
+                    staged.push(pool.run(stage_text, (buffer, written)));
                     start = end;
                     on_slice(start);
+                    if start < len {
+                        // One slice per task, so that posting them is never one long task.
+                        let _ = wasm_bindgen_futures::JsFuture::from(
+                            crate::platform::host::next_macrotask(),
+                        )
+                        .await;
+                    }
+                }
+                for slice in staged {
+                    slice.await?;
                 }
                 Source::Staged
             }
@@ -335,7 +379,8 @@ impl JsonDocument {
         &self.info
     }
 
-    /// Length of the array (elements), object (keys) or string (characters) at `pointer`
+    /// Length of the array (elements), object (distinct keys, as `JSON.parse` keeps them) or
+    /// string (UTF-16 units, as JS `.length` counts them) at `pointer`
     /// (a JSON pointer: `""` is the root, `"/0/name"` a field of the first element).
     pub async fn len(&self, pointer: &str) -> Result<u64, IsolateError> {
         Ok(self.pool.run(len_at, pointer.to_string()).await??)
@@ -383,6 +428,11 @@ impl JsonDocument {
             .pool
             .run(slice_text_at, (pointer.to_string(), start, end))
             .await??)
+    }
+
+    /// Elements of the array at `pointer`; [`IsolateError::Json`] for any other value.
+    pub(crate) async fn array_len(&self, pointer: &str) -> Result<u64, IsolateError> {
+        Ok(self.pool.run(array_len_at, pointer.to_string()).await??)
     }
 
     /// Like [`slice_text`](Self::slice_text), submitted at once (so the next slice can be on

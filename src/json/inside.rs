@@ -3,12 +3,12 @@
 
 use crate::json::columns::{columns_of_text, ColumnBuilder, ColumnsBuilder, ColumnsTextError};
 use crate::json::parts::{self, Cut};
-use crate::json::tape::{Kind, Tape};
+use crate::json::tape::{self, Kind, Tape};
 use crate::json::wire::{
     failure, finish_columns, syntax_failure, Columns, DocumentInfo, JsonFailure, Source,
 };
 use crate::port::SendPort;
-use crate::wire::transfer::{TransferBuffer, Transferable};
+use crate::wire::transfer::TransferBuffer;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::cell::RefCell;
@@ -22,11 +22,17 @@ thread_local! {
     pub(crate) static STAGED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-pub(crate) fn stage_text(slice: Transferable<js_sys::JsString>) -> u64 {
-    let text = String::from(slice.0);
+/// Appends a slice of a JS string source, encoded as UTF-8 by the caller (`written` bytes of
+/// `bytes`, which has room to spare), to the text staged for the next parse.
+pub(crate) fn stage_text(slice: (TransferBuffer<u8>, u32)) -> u64 {
+    let (bytes, written) = slice;
+    let view = bytes.view();
+    let written = written.min(view.length());
     STAGED.with(|s| {
         let mut s = s.borrow_mut();
-        s.extend_from_slice(text.as_bytes());
+        let at = s.len();
+        s.resize(at + written as usize, 0);
+        view.subarray(0, written).copy_to(&mut s[at..]);
         s.len() as u64
     })
 }
@@ -78,7 +84,8 @@ pub(crate) fn parse_bytes(
     let root = tape.root();
     let (kind, len) = match tape.node(root).kind {
         Kind::Array => ("array", tape.children(root).count()),
-        Kind::Object => ("object", tape.children(root).count() / 2),
+        // Distinct keys, as `Object.keys(JSON.parse(text)).length` counts them.
+        Kind::Object => ("object", tape.view().distinct_keys(root).len()),
         Kind::Str | Kind::EscStr => ("string", 0),
         Kind::Number => ("number", 0),
         Kind::True | Kind::False => ("boolean", 0),
@@ -104,7 +111,25 @@ pub(crate) async fn parse_source(
 pub(crate) async fn read_source(source: Source) -> Result<Vec<u8>, JsonFailure> {
     let bytes = match source {
         Source::Bytes(buffer) => buffer.to_vec(),
-        Source::Staged => STAGED.with(|s| std::mem::take(&mut *s.borrow_mut())),
+        Source::Staged => {
+            let text = STAGED.with(|s| std::mem::take(&mut *s.borrow_mut()));
+            // In a JS string U+FEFF is a character, not a byte order mark, and `JSON.parse`
+            // rejects it; the parser would skip it as the mark it is in bytes.
+            if text.starts_with(tape::BOM) {
+                return Err(syntax_failure(tape::SyntaxError {
+                    message: "unexpected character U+FEFF (a byte order mark is not JSON \
+                              whitespace in a string)"
+                        .into(),
+                    offset: 0,
+                    line: 1,
+                    column: 1,
+                    utf16_offset: 0,
+                    utf16_column: 1,
+                }));
+            }
+            // Valid UTF-8 already: it was encoded from a JS string.
+            return Ok(text);
+        }
         Source::Url(url) => {
             let buffer =
                 wasm_bindgen_futures::JsFuture::from(crate::platform::host::fetch_bytes(&url))
@@ -121,7 +146,8 @@ pub(crate) async fn read_source(source: Source) -> Result<Vec<u8>, JsonFailure> 
         }
     };
     crate::wire::control::report_progress(bytes.len().min(i32::MAX as usize) as u32);
-    Ok(bytes)
+    // Bytes are read as `TextDecoder` reads them: invalid UTF-8 becomes U+FFFD (docs/json.md).
+    Ok(tape::repair_utf8(bytes))
 }
 
 pub(crate) fn with_node<R>(
@@ -166,10 +192,19 @@ pub(crate) fn len_at(pointer: String) -> Result<u64, JsonFailure> {
     with_node(&pointer, |tape, node| {
         Ok(match tape.node(node).kind {
             Kind::Array => elements(tape, node, &pointer, <[u32]>::len)?,
-            Kind::Object => tape.children(node).count() / 2,
-            Kind::Str | Kind::EscStr => tape.string(node).map_or(0, |s| s.chars().count()),
+            Kind::Object => tape.view().distinct_keys(node).len(),
+            // UTF-16 units, as JS `.length` counts them.
+            Kind::Str | Kind::EscStr => tape.view().string_utf16_len(node).unwrap_or(0),
             _ => 0,
         } as u64)
+    })
+}
+
+/// Elements of the array at `pointer`; an error naming the pointer for anything else (what mode
+/// `objects` delivers is an array, whatever the value).
+pub(crate) fn array_len_at(pointer: String) -> Result<u64, JsonFailure> {
+    with_node(&pointer, |tape, node| {
+        elements(tape, node, &pointer, |list| list.len() as u64)
     })
 }
 
@@ -191,11 +226,19 @@ pub(crate) fn text_at(pointer: String) -> Result<TransferBuffer<u8>, JsonFailure
 /// Keys of the object at `pointer` whose values are numbers, strings or booleans, in order.
 pub(crate) fn scalar_keys_at(pointer: String) -> Result<Vec<String>, JsonFailure> {
     with_node(&pointer, |tape, node| {
+        let view = tape.view();
         let mut keys = Vec::new();
-        let mut it = tape.children(node);
-        while let (Some(k), Some(v)) = (it.next(), it.next()) {
-            let scalar = !matches!(tape.node(v).kind, Kind::Array | Kind::Object | Kind::Null);
-            if let (true, Some(key)) = (scalar, tape.string(k)) {
+        if tape.node(node).kind != Kind::Object {
+            // A record that is not an object has no fields.
+            return Ok(keys);
+        }
+        // A repeated key once, judged by its last value (the one `JSON.parse` keeps).
+        for k in view.distinct_keys(node) {
+            let Some(key) = tape.string(k) else { continue };
+            let scalar = view.member(node, &key).is_some_and(|v| {
+                !matches!(tape.node(v).kind, Kind::Array | Kind::Object | Kind::Null)
+            });
+            if scalar {
                 keys.push(key.into_owned());
             }
         }

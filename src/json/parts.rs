@@ -67,7 +67,8 @@ pub(crate) fn guess_cuts(text: &[u8], parts: usize) -> Vec<Cut> {
 /// first `:` when the first element is an object with a plain first key, else its first byte.
 /// `None` when the text is not an array or the array is empty.
 fn record_signature(text: &[u8]) -> Option<&[u8]> {
-    let open = skip_ws(text, 0);
+    // After a byte order mark, which the parser skips too.
+    let open = skip_ws(text, crate::json::tape::text_start(text));
     if text.get(open) != Some(&b'[') {
         return None;
     }

@@ -35,13 +35,18 @@ pub(crate) struct Node {
     pub next: u32,
 }
 
-/// Where and why the text is not JSON.
+/// Where and why the text is not JSON. `offset` and `column` count bytes of the text (a leading
+/// byte order mark included); `utf16_offset` and `utf16_column` count the UTF-16 units of the same
+/// prefix, which is what a JS string's positions are (a JS string source is encoded to this text
+/// one code point for one, so these are positions in that string).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SyntaxError {
     pub message: String,
     pub offset: u64,
     pub line: u64,
     pub column: u64,
+    pub utf16_offset: u64,
+    pub utf16_column: u64,
 }
 
 impl fmt::Display for SyntaxError {
@@ -73,6 +78,45 @@ fn error_at(text: &[u8], offset: usize, message: impl Into<String>) -> SyntaxErr
         offset: offset as u64,
         line,
         column: (offset - line_start) as u64 + 1,
+        utf16_offset: utf16_len(before) as u64,
+        utf16_column: utf16_len(&before[line_start..]) as u64 + 1,
+    }
+}
+
+/// UTF-16 units of valid UTF-8 `bytes` (JS `.length` of the same text): one per code point, two
+/// for those beyond U+FFFF (the four-byte sequences). Every byte that is not a continuation byte
+/// starts a code point.
+pub(crate) fn utf16_len(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .map(|&b| usize::from(b & 0xC0 != 0x80) + usize::from(b >= 0xF0))
+        .sum()
+}
+
+/// The UTF-8 byte order mark. Bytes that start with it are read as `TextDecoder` and
+/// `Response.json()` read them: the mark is skipped. A JS string is different — there U+FEFF is
+/// a character and `JSON.parse` rejects it — so string sources check for it before parsing (see
+/// `json::inside::read_source`).
+pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Where the JSON text of `text` starts: after a leading byte order mark, if any.
+#[inline]
+pub(crate) fn text_start(text: &[u8]) -> usize {
+    if text.starts_with(BOM) {
+        BOM.len()
+    } else {
+        0
+    }
+}
+
+/// `bytes` made valid UTF-8 the way `TextDecoder` (and so `Response.json()`, `Blob.text()`)
+/// decodes them: each maximal invalid sequence becomes U+FFFD. Valid input is returned as it is,
+/// without a copy; only invalid input is rebuilt. Positions in errors then count bytes of the
+/// repaired text (each replacement is the three bytes of U+FFFD).
+pub(crate) fn repair_utf8(bytes: Vec<u8>) -> Vec<u8> {
+    match std::str::from_utf8(&bytes) {
+        Ok(_) => bytes,
+        Err(_) => String::from_utf8_lossy(&bytes).into_owned().into_bytes(),
     }
 }
 
@@ -215,6 +259,43 @@ impl<'a> TapeView<'a> {
             Kind::EscStr => self.string(i).is_some_and(|s| s == key),
             _ => false,
         }
+    }
+
+    /// Length of string node `i` as JS counts it (`.length`: UTF-16 units) once `JSON.parse`d.
+    /// A lone surrogate escape is one unit there, as the U+FFFD it becomes here is.
+    pub(crate) fn string_utf16_len(&self, i: usize) -> Option<usize> {
+        match self.nodes[i].kind {
+            Kind::Str => Some(utf16_len(self.raw(i))),
+            Kind::EscStr => Some(utf16_len(unescape(self.raw(i))?.as_bytes())),
+            _ => None,
+        }
+    }
+
+    /// The identity of key node `i`: its raw bytes when unescaped, else its unescaped bytes with
+    /// lone surrogates kept apart (see [`Surrogates::Keep`]). Two keys name the same JS property
+    /// exactly when their identities are equal.
+    fn key_identity(&self, i: usize) -> std::borrow::Cow<'a, [u8]> {
+        let raw = self.raw(i);
+        match self.nodes[i].kind {
+            Kind::EscStr => unescape_bytes(raw, Surrogates::Keep)
+                .map_or(std::borrow::Cow::Borrowed(raw), std::borrow::Cow::Owned),
+            _ => std::borrow::Cow::Borrowed(raw),
+        }
+    }
+
+    /// The key nodes of object node `i` that `JSON.parse` keeps as properties, in its order:
+    /// a repeated key once, at its first place (its value is the last one's: see
+    /// [`member`](Self::member)). So `len` and `Object.keys(JSON.parse(text)).length` agree.
+    pub(crate) fn distinct_keys(&self, i: usize) -> Vec<usize> {
+        let mut seen = std::collections::HashSet::new();
+        let mut keys = Vec::new();
+        let mut it = self.children(i);
+        while let (Some(k), Some(_)) = (it.next(), it.next()) {
+            if seen.insert(self.key_identity(k)) {
+                keys.push(k);
+            }
+        }
+        keys
     }
 
     pub(crate) fn number(&self, i: usize) -> Option<f64> {
@@ -385,14 +466,33 @@ impl Iterator for Children<'_> {
 }
 
 fn unescape(raw: &[u8]) -> Option<String> {
-    let mut out = String::with_capacity(raw.len());
+    String::from_utf8(unescape_bytes(raw, Surrogates::Replace)?).ok()
+}
+
+/// What [`unescape_bytes`] makes of a `\\u` escape of a lone surrogate.
+#[derive(Clone, Copy, PartialEq)]
+enum Surrogates {
+    /// U+FFFD, as in JSON.parse's well-formed string output: valid UTF-8.
+    Replace,
+    /// The surrogate's own three-byte sequence (WTF-8): not valid UTF-8, but two strings are
+    /// equal exactly when the JS strings `JSON.parse` makes of them are — what telling object
+    /// keys apart needs (`"\\ud800"` and `"\\ud801"` are two keys in JS).
+    Keep,
+}
+
+fn unescape_bytes(raw: &[u8], surrogates: Surrogates) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
+    let push = |out: &mut Vec<u8>, c: char| {
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    };
     while i < raw.len() {
         let run = raw[i..]
             .iter()
             .position(|&b| b == b'\\')
             .unwrap_or(raw.len() - i);
-        out.push_str(std::str::from_utf8(&raw[i..i + run]).ok()?);
+        out.extend_from_slice(&raw[i..i + run]);
         i += run;
         if i >= raw.len() {
             break;
@@ -400,35 +500,41 @@ fn unescape(raw: &[u8]) -> Option<String> {
         let esc = *raw.get(i + 1)?;
         i += 2;
         match esc {
-            b'"' => out.push('"'),
-            b'\\' => out.push('\\'),
-            b'/' => out.push('/'),
-            b'b' => out.push('\u{8}'),
-            b'f' => out.push('\u{c}'),
-            b'n' => out.push('\n'),
-            b'r' => out.push('\r'),
-            b't' => out.push('\t'),
+            b'"' => out.push(b'"'),
+            b'\\' => out.push(b'\\'),
+            b'/' => out.push(b'/'),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
             b'u' => {
                 let hi = hex4(raw.get(i..i + 4)?)?;
                 i += 4;
-                let c = if (0xD800..0xDC00).contains(&hi) {
-                    // A surrogate pair; a lone surrogate becomes U+FFFD, as in JSON.parse's
-                    // well-formed string output.
+                if (0xD800..0xDC00).contains(&hi) {
                     let lo = (raw.get(i..i + 2) == Some(b"\\u"))
                         .then(|| raw.get(i + 2..i + 6).and_then(hex4))
                         .flatten()
                         .filter(|lo| (0xDC00..0xE000).contains(lo));
-                    match lo {
-                        Some(lo) => {
-                            i += 6;
-                            char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
-                        }
-                        None => Some('\u{FFFD}'),
+                    if let Some(lo) = lo {
+                        i += 6;
+                        push(
+                            &mut out,
+                            char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?,
+                        );
+                        continue;
                     }
-                } else {
-                    char::from_u32(hi).or(Some('\u{FFFD}'))
-                };
-                out.push(c?);
+                }
+                match char::from_u32(hi) {
+                    Some(c) => push(&mut out, c),
+                    // A lone surrogate (high without a low after it, or a low alone).
+                    None if surrogates == Surrogates::Keep => out.extend_from_slice(&[
+                        0xE0 | (hi >> 12) as u8,
+                        0x80 | ((hi >> 6) & 0x3F) as u8,
+                        0x80 | (hi & 0x3F) as u8,
+                    ]),
+                    None => push(&mut out, '\u{FFFD}'),
+                }
             }
             _ => return None,
         }
@@ -476,7 +582,7 @@ fn parse_into(
 ) -> Result<(), SyntaxError> {
     // Open containers: node index.
     let mut stack: Vec<usize> = Vec::new();
-    let mut pos = skip_ws(text, 0);
+    let mut pos = skip_ws(text, text_start(text));
     let mut expect = Expect::Value;
     // The node of the value completed last.
     let mut done: usize;
@@ -887,6 +993,116 @@ mod tests {
         };
         assert_eq!((e.offset, e.line, e.column), (9, 3, 2));
         assert!(e.message.contains("`x`"), "{}", e.message);
+    }
+
+    /// A UTF-8 byte order mark is skipped as `TextDecoder` skips it — once, and only at the
+    /// start; positions after it still count it (they are offsets into the bytes given).
+    #[test]
+    fn a_byte_order_mark_is_skipped_once() {
+        let t = Tape::parse(b"\xEF\xBB\xBF [1,2]".to_vec()).unwrap();
+        assert_eq!(t.node(t.root()).kind, Kind::Array);
+        assert_eq!(t.json_text(t.root()), b"[1,2]");
+        let mut seen = 0;
+        for_each_root_element(b"\xEF\xBB\xBF[1,2]", |_, _| seen += 1).unwrap();
+        assert_eq!(seen, 2);
+        let Err(e) = Tape::parse(b"\xEF\xBB\xBF[1,\n x]".to_vec()) else {
+            panic!("accepted")
+        };
+        assert_eq!((e.offset, e.line, e.column), (8, 2, 2));
+        let Err(e) = Tape::parse(b"\xEF\xBB\xBF[x]".to_vec()) else {
+            panic!("accepted")
+        };
+        // Bytes 3 (the mark) + 1; the mark is one UTF-16 unit (U+FEFF) before it.
+        assert_eq!(
+            (e.offset, e.column, e.utf16_offset, e.utf16_column),
+            (4, 5, 2, 3)
+        );
+        for twice in [
+            &b"\xEF\xBB\xBF\xEF\xBB\xBF[]"[..],
+            b" \xEF\xBB\xBF[]",
+            b"[]\xEF\xBB\xBF",
+            b"\xEF\xBB",
+        ] {
+            assert!(Tape::parse(twice.to_vec()).is_err(), "{twice:?}");
+        }
+    }
+
+    /// Error positions in UTF-16 units count a four-byte character as two units, others as one.
+    #[test]
+    fn errors_say_where_in_utf16_units() {
+        let Err(e) = tape("[\"é😀\",\n\"😀\", x]") else {
+            panic!("accepted")
+        };
+        assert_eq!((e.line, e.column, e.offset), (2, 9, 19));
+        assert_eq!((e.utf16_offset, e.utf16_column), (14, 7));
+        let js_like: Vec<u16> = "[\"é😀\",\n\"😀\", x]".encode_utf16().collect();
+        assert_eq!(js_like[e.utf16_offset as usize], u16::from(b'x'));
+        assert_eq!(utf16_len("aé😀\u{FFFD}".as_bytes()), 1 + 1 + 2 + 1);
+    }
+
+    /// Invalid UTF-8 is replaced as `TextDecoder` replaces it, valid text is left alone.
+    #[test]
+    fn invalid_utf8_is_repaired_like_text_decoder() {
+        let valid = "[\"é😀\"]".as_bytes().to_vec();
+        let ptr = valid.as_ptr();
+        let same = repair_utf8(valid);
+        assert_eq!(same.as_ptr(), ptr, "valid text is not copied");
+        // A lone continuation byte, a truncated sequence, an overlong form, a surrogate encoded
+        // in UTF-8, and bytes that can never appear: one U+FFFD per maximal invalid subpart.
+        for (bad, good) in [
+            (&b"\"\x80\""[..], "\"\u{FFFD}\""),
+            (b"\"\xE2\x82\"", "\"\u{FFFD}\""),
+            (b"\"\xC0\xAF\"", "\"\u{FFFD}\u{FFFD}\""),
+            (b"\"\xED\xA0\x80\"", "\"\u{FFFD}\u{FFFD}\u{FFFD}\""),
+            (b"\"\xFF\xFEa\"", "\"\u{FFFD}\u{FFFD}a\""),
+        ] {
+            assert_eq!(repair_utf8(bad.to_vec()), good.as_bytes(), "{bad:?}");
+            assert!(Tape::parse(repair_utf8(bad.to_vec())).is_ok());
+        }
+    }
+
+    /// `len` of an object counts keys as `JSON.parse` keeps them: a repeated key once, an escaped
+    /// spelling of a key the same key, two different lone surrogates two keys.
+    #[test]
+    fn repeated_keys_count_once() {
+        for (text, keys) in [
+            (r#"{}"#, vec![]),
+            (r#"{"a":1,"a":2}"#, vec!["a"]),
+            (r#"{"a":1,"b":2,"a":3}"#, vec!["a", "b"]),
+            (r#"{"a":1,"\u0061":2,"b":[{"a":1,"a":1}]}"#, vec!["a", "b"]),
+            (
+                r#"{"\ud800":1,"\ud801":2,"\ud800":3}"#,
+                vec!["\u{FFFD}", "\u{FFFD}"],
+            ),
+            (r#"{"\ud83d\ude00":1,"😀":2}"#, vec!["😀"]),
+        ] {
+            let t = tape(text).unwrap();
+            let found: Vec<String> = t
+                .view()
+                .distinct_keys(t.root())
+                .into_iter()
+                .map(|k| t.string(k).unwrap().into_owned())
+                .collect();
+            assert_eq!(found, keys, "{text}");
+        }
+    }
+
+    /// String length in UTF-16 units, as JS `.length` gives it after `JSON.parse`.
+    #[test]
+    fn string_length_in_utf16_units() {
+        for (text, units) in [
+            (r#""""#, 0),
+            (r#""abc""#, 3),
+            (r#""é""#, 1),
+            (r#""😀""#, 2),
+            (r#""\ud83d\ude00""#, 2),
+            (r#""\ud800""#, 1),
+            (r#""\udc00\ud800x""#, 3),
+            (r#""a\n\u00e9""#, 3),
+        ] {
+            let t = tape(text).unwrap();
+            assert_eq!(t.view().string_utf16_len(t.root()), Some(units), "{text}");
+        }
     }
 
     #[test]

@@ -70,7 +70,42 @@ pub struct Columns {
 #[derive(Serialize, Deserialize, Debug)]
 pub(crate) struct JsonFailure {
     message: String,
+    /// Byte offset, line, byte column.
     position: Option<(u64, u64, u64)>,
+    /// The same offset and column in UTF-16 units (for a JS string source).
+    utf16: Option<(u64, u64)>,
+}
+
+/// A failure of the JSON service before it becomes an [`IsolateError`]: the error, and where a
+/// syntax error lies in UTF-16 units (offset, column) — what the JS face reports for a JS string
+/// source, whose positions are in its own units, not in the bytes the isolate parsed.
+/// `IsolateError::Json` has room for one position only (bytes, as the Rust API documents).
+#[derive(Debug)]
+pub(crate) struct JsonFault {
+    pub error: IsolateError,
+    pub utf16: Option<(u64, u64)>,
+}
+
+impl From<IsolateError> for JsonFault {
+    fn from(error: IsolateError) -> Self {
+        JsonFault { error, utf16: None }
+    }
+}
+
+impl From<JsonFailure> for JsonFault {
+    fn from(f: JsonFailure) -> Self {
+        let utf16 = f.utf16;
+        JsonFault {
+            error: f.into(),
+            utf16,
+        }
+    }
+}
+
+impl From<JsonFault> for IsolateError {
+    fn from(f: JsonFault) -> Self {
+        f.error
+    }
 }
 
 impl From<JsonFailure> for IsolateError {
@@ -92,6 +127,7 @@ pub(crate) fn syntax_failure(e: tape::SyntaxError) -> JsonFailure {
     JsonFailure {
         message: e.message,
         position: Some((e.offset, e.line, e.column)),
+        utf16: Some((e.utf16_offset, e.utf16_column)),
     }
 }
 
@@ -99,6 +135,7 @@ pub(crate) fn failure(message: impl Into<String>) -> JsonFailure {
     JsonFailure {
         message: message.into(),
         position: None,
+        utf16: None,
     }
 }
 

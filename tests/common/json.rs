@@ -76,6 +76,22 @@ pub async fn json_queries_match_json_parse() {
         Err(IsolateError::Json { .. })
     ));
     assert_eq!(doc.len("").await.unwrap(), 3);
+
+    // As JSON.parse counts: a repeated key once (its last value wins in get and select), a
+    // string's length in UTF-16 units.
+    let text = r#"{"k":1,"s":"é😀","k":{"x":2},"\u006b":3,"r":[{"v":1,"v":"two"}]}"#;
+    let doc = JsonDocument::parse_bytes(bytes(text)).await.unwrap();
+    assert_eq!(doc.info().len, 3, "k, s, r");
+    assert_eq!(doc.len("").await.unwrap(), 3);
+    assert_eq!(doc.len("/r/0").await.unwrap(), 1);
+    assert_eq!(doc.len("/s").await.unwrap(), 3, "é is one unit, 😀 two");
+    assert_eq!(doc.get("/k").await.unwrap(), 3);
+    assert_eq!(doc.scalar_keys("").await.unwrap(), vec!["k", "s"]);
+    let cols = doc.select("/r", &["v"]).await.unwrap();
+    assert!(
+        matches!(&cols.columns[0], Column::Text { .. }),
+        "the last v is a string"
+    );
 }
 
 /// The columns as comparable values (`None` for NaN, strings decoded).
@@ -255,6 +271,42 @@ pub async fn json_malformed_reports_where() {
         other => panic!("expected Json error, got {other:?}"),
     }
     assert!(JsonDocument::parse_bytes(bytes("[1]")).await.is_ok());
+
+    // A UTF-8 byte order mark before bytes (and a Blob, and a URL) is skipped, as TextDecoder and
+    // Response.json() skip it; error offsets still count it (they are offsets into the bytes).
+    let with_bom = |s: &str| {
+        let mut b = b"\xEF\xBB\xBF".to_vec();
+        b.extend_from_slice(s.as_bytes());
+        TransferBuffer::from_slice(&b)
+    };
+    let doc = JsonDocument::parse_bytes(with_bom("[1,2]")).await.unwrap();
+    assert_eq!(doc.len("").await.unwrap(), 2);
+    match JsonDocument::parse_bytes(with_bom("[1,\n x]")).await {
+        Err(IsolateError::Json {
+            offset,
+            line,
+            column,
+            ..
+        }) => assert_eq!((offset, line, column), (Some(8), Some(2), Some(2))),
+        other => panic!("expected Json error, got {other:?}"),
+    }
+    let blob = web_sys::Blob::new_with_u8_array_sequence(&js_sys::Array::of1(
+        &with_bom("{\"a\":1}").view(),
+    ))
+    .unwrap();
+    let doc = JsonDocument::parse_blob(blob).await.unwrap();
+    assert_eq!(doc.get("/a").await.unwrap(), 1);
+    // In a JS string U+FEFF is a character, which JSON.parse rejects: so do we, at offset 0.
+    let js: js_sys::JsString = wasm_bindgen::JsValue::from_str("\u{FEFF}[1]").unchecked_into();
+    match JsonDocument::parse_js_string(&js, |_| {}).await {
+        Err(IsolateError::Json { offset, .. }) => assert_eq!(offset, Some(0)),
+        other => panic!("expected Json error, got {other:?}"),
+    }
+    // Invalid UTF-8 in bytes reads as TextDecoder reads it: U+FFFD.
+    let doc = JsonDocument::parse_bytes(TransferBuffer::from_slice(b"[\"a\xFFb\"]"))
+        .await
+        .unwrap();
+    assert_eq!(doc.get("/0").await.unwrap(), "a\u{FFFD}b");
 }
 
 fn blob_of(text: &str) -> web_sys::Blob {
@@ -297,15 +349,25 @@ pub async fn json_every_input_kind() {
 pub async fn json_isolates_are_reused_without_leaks() {
     JsonDocument::prewarm().unwrap();
     let before = wasm_isolates::live_workers();
+    let mut steady = None;
     for i in 0..10u32 {
         let text = format!("[{i},{{\"n\":{i}}}]");
         let doc = JsonDocument::parse_bytes(bytes(&text)).await.unwrap();
         assert_eq!(doc.get("/1/n").await.unwrap(), i);
         assert_eq!(doc.info().byte_length, text.len() as u64);
+        drop(doc);
+        // Workers start and stop synchronously with the calls above, so after the first
+        // document the count must stay exactly where it is: a document that kept its isolate,
+        // or a spare started and never used, would add one every round.
+        let now = wasm_isolates::live_workers();
+        match steady {
+            None => steady = Some(now),
+            Some(s) => assert_eq!(now, s, "round {i}: {now} workers, {s} after the first"),
+        }
     }
     let after = wasm_isolates::live_workers();
     assert!(
         after <= before + 2,
-        "{before} workers before, {after} after"
+        "at most two spares are kept: {before} workers before, {after} after"
     );
 }

@@ -177,7 +177,10 @@ pub async fn a_large_input_keeps_its_place_in_the_queue() {
     let (big, small) = futures_util::future::join(big, small).await;
     let ((len, big_at), (n, small_at)) = (big.unwrap(), small.unwrap());
     assert_eq!((len, n), (40 << 20, 7));
-    assert!(big_at <= small_at, "the small task ran before the large one");
+    assert!(
+        big_at <= small_at,
+        "the small task ran before the large one"
+    );
 }
 
 /// A large input dropped while it is being staged is cancelled; the pool goes on.

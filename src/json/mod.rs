@@ -16,9 +16,9 @@
 //! Inputs cost the calling thread nothing: bytes move by transfer, a URL is fetched by the
 //! isolate, a `Blob` is read there, and a JS string travels in slices.
 //!
-//! The parser ([`tape`]) validates as strictly as `JSON.parse` and builds a flat tape of nodes
+//! The parser (`json::tape`) validates as strictly as `JSON.parse` and builds a flat tape of nodes
 //! pointing into the text, without recursion: any nesting depth parses without a stack overflow.
-//! Malformed JSON is an [`IsolateError::Json`] with byte offset, line and column, and the isolate
+//! Malformed JSON is an [`IsolateError::Json`](crate::error::IsolateError::Json) with byte offset, line and column, and the isolate
 //! stays usable.
 
 // Parsed and tested natively too; only the wasm build calls into them.

@@ -51,7 +51,7 @@ pub enum Column {
     Missing,
 }
 
-/// Fields of an array of records, column by column; see [`JsonDocument::select`].
+/// Fields of an array of records, column by column; see [`JsonDocument::select`](crate::json::JsonDocument::select).
 #[derive(Serialize, Deserialize, Debug)]
 #[non_exhaustive]
 pub struct Columns {
@@ -61,7 +61,7 @@ pub struct Columns {
     pub fields: Vec<String>,
     /// One column per field.
     pub columns: Vec<Column>,
-    /// How many parts the document was parsed in at once (see [`parse_columns_in_parts`]); 1
+    /// How many parts the document was parsed in at once (see [`parse_columns_in_parts`](crate::json::parse_columns_in_parts)); 1
     /// when it was read in one piece.
     pub parts: u32,
 }

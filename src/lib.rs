@@ -47,7 +47,7 @@
 //!    (`worker/bootstrap.js`) starts, and [`should_stop`], [`is_paused`], [`exit`].
 //! 5. `platform/` — [`Capabilities`], the JS helpers (`worker/host.js`), timers.
 //! 6. [`json`] — the JSON service (feature `json`); `js/` — the `#[wasm_bindgen]` face for npm
-//!    users; [`gloo`] — gloo-worker interop (feature `gloo`).
+//!    users; `gloo` — gloo-worker interop (feature `gloo`).
 //!
 //! The path of a one-shot task, in that order: [`run`] encodes the input (`wire`), the pool
 //! posts it to an idle worker (`parent`), the dispatcher decodes it, calls the function through

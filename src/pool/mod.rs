@@ -1,6 +1,15 @@
 //! [`IsolatePool`]: warm isolates running one-shot tasks first in, first out, with a bounded
 //! queue, timeouts, cancellation and replacement of dead workers.
 
+mod builder;
+mod handle;
+mod staging;
+
+pub use builder::PoolBuilder;
+pub(crate) use handle::deliver_batched;
+pub use handle::TaskHandle;
+use staging::{stage, JobMessage, STAGE_ABOVE_BYTES};
+
 use crate::error::IsolateError;
 use crate::parent::worker::IsolateWorker;
 use crate::parent::worker::ReplyPayload;
@@ -24,145 +33,6 @@ use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
-
-/// Options for an [`IsolatePool`]; start with [`IsolatePool::builder`]. Every option has a
-/// default, so `IsolatePool::builder().build()` is a working pool.
-///
-/// ```no_run
-/// # fn demo() -> Result<(), wasm_isolates::IsolateError> {
-/// use std::time::Duration;
-/// use wasm_isolates::IsolatePool;
-///
-/// let pool = IsolatePool::builder()
-///     .size(3)
-///     .max_queue(1000)
-///     .task_timeout(Duration::from_secs(5))
-///     .prewarm(true)
-///     .build()?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-#[must_use]
-pub struct PoolBuilder {
-    size: Option<usize>,
-    max_queue: usize,
-    task_timeout: Option<Duration>,
-    idle_timeout: Option<Duration>,
-    cancel_grace: Duration,
-    prewarm: bool,
-    max_message_bytes: u32,
-    glue_url: Option<String>,
-    debug_name: String,
-}
-
-impl PoolBuilder {
-    /// How many isolates run at once. Default: `hardwareConcurrency - 1`, at least 1.
-    pub fn size(mut self, size: usize) -> Self {
-        self.size = Some(size.max(1));
-        self
-    }
-
-    /// How many tasks may wait in the queue (not counting running ones). When it is full,
-    /// [`IsolatePool::run`] still accepts the task but holds it back until a place frees up
-    /// (backpressure, in submission order), and [`IsolatePool::try_run`] refuses it with
-    /// [`IsolateError::QueueFull`]. Default: unbounded.
-    pub fn max_queue(mut self, max_queue: usize) -> Self {
-        self.max_queue = max_queue.max(1);
-        self
-    }
-
-    /// How long a task may *run*, counted from when an isolate starts it (time spent queued does
-    /// not count). A task over time settles with [`IsolateError::TimedOut`] and its worker is
-    /// terminated and replaced. Default: none.
-    pub fn task_timeout(mut self, timeout: Duration) -> Self {
-        self.task_timeout = Some(timeout);
-        self
-    }
-
-    /// Stops a worker that has been idle this long; the next task starts a new one. Default:
-    /// workers stay warm until the pool is dropped or closed.
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.idle_timeout = Some(timeout);
-        self
-    }
-
-    /// Where `SharedArrayBuffer` exists, cancelling a running task first asks it to stop (its
-    /// [`CancellationToken`](crate::wire::control::CancellationToken) turns true) and terminates its worker only
-    /// if it is still running after this grace period. Default: 100 ms.
-    pub fn cancel_grace(mut self, grace: Duration) -> Self {
-        self.cancel_grace = grace;
-        self
-    }
-
-    /// Start every worker when the pool is built, and start a replacement as soon as one is
-    /// lost, so the pool stays at full size. Default: `false` (workers start with the first
-    /// tasks, then stay warm).
-    pub fn prewarm(mut self, prewarm: bool) -> Self {
-        self.prewarm = prewarm;
-        self
-    }
-
-    /// The largest task input or output, in bytes of its encoded form (buffers travelling by
-    /// transfer do not count). A larger input fails with [`IsolateError::Codec`] before it is
-    /// sent; a larger output fails the same way in the isolate, which keeps serving.
-    /// Default: 256 MiB.
-    pub fn max_message_bytes(mut self, bytes: u32) -> Self {
-        self.max_message_bytes = bytes;
-        self
-    }
-
-    /// The URL of the wasm-bindgen glue (`your_crate.js`) workers import. Default: this
-    /// instance's own glue — imported from the URL it was loaded from (`import.meta.url`) when it
-    /// is served as a file, or, when a bundler packed it into an app chunk (Vite, webpack 5), the
-    /// copy the bundler packed with the worker script. Set this only when the glue lives
-    /// somewhere else; the URL is then always imported as given.
-    pub fn glue_url(mut self, url: impl Into<String>) -> Self {
-        self.glue_url = Some(url.into());
-        self
-    }
-
-    /// A name for the pool's workers in devtools (`wasm-isolates:<name>`). Default: `pool`.
-    pub fn debug_name(mut self, name: impl Into<String>) -> Self {
-        self.debug_name = name.into();
-        self
-    }
-
-    /// Creates the pool. Fails with [`IsolateError::Unsupported`] where module workers are not
-    /// available.
-    pub fn build(self) -> Result<IsolatePool, IsolateError> {
-        let caps = Capabilities::detect();
-        if !caps.workers || !caps.module_workers {
-            return Err(IsolateError::Unsupported {
-                capability: if caps.workers {
-                    "module Worker"
-                } else {
-                    "Worker"
-                }
-                .into(),
-                message: "isolates are Web Workers loading ES modules; this host has none".into(),
-            });
-        }
-        let size = self.size.unwrap_or_else(|| {
-            (caps.hardware_concurrency as usize)
-                .saturating_sub(1)
-                .max(1)
-        });
-        let inner = Rc::new(PoolInner {
-            size,
-            options: self.clone(),
-            cooperative: caps.shared_array_buffer,
-            config: WorkerConfig {
-                glue_url: self.glue_url,
-                debug_name: self.debug_name,
-                max_message_bytes: self.max_message_bytes,
-            },
-            state: RefCell::new(PoolState::default()),
-        });
-        inner.pump();
-        Ok(IsolatePool { inner })
-    }
-}
 
 /// A pool of isolates running one-shot tasks, first in, first out.
 ///
@@ -270,53 +140,6 @@ struct Job {
     message: JobMessage,
     attachments: Attachments,
     reply: ReplySender,
-}
-
-/// A job's encoded call. A large one is copied out of wasm memory into a JS `ArrayBuffer` a
-/// slice per task ([`stage`]) instead of in one long task when it is posted; it keeps its place
-/// in the queue meanwhile, and the queue waits for it (first in, first out).
-enum JobMessage {
-    Bytes(Vec<u8>),
-    Staging(Rc<RefCell<Option<js_sys::ArrayBuffer>>>),
-}
-
-impl Job {
-    fn ready(&self) -> bool {
-        match &self.message {
-            JobMessage::Bytes(_) => true,
-            JobMessage::Staging(buffer) => buffer.borrow().is_some(),
-        }
-    }
-}
-
-/// Calls larger than this are staged (see [`JobMessage`]).
-const STAGE_ABOVE_BYTES: usize = 4 << 20;
-/// Bytes copied per task while staging: about a millisecond of copying.
-const STAGE_SLICE_BYTES: usize = 4 << 20;
-
-/// Copies `bytes` into a new `ArrayBuffer`, one slice per macrotask, then puts it in `into` and
-/// lets the pool dispatch it. Stops early if the job was dropped (cancelled, or its pool gone).
-async fn stage(
-    bytes: Vec<u8>,
-    into: Rc<RefCell<Option<js_sys::ArrayBuffer>>>,
-    pool: Weak<PoolInner>,
-) {
-    let buffer = js_sys::ArrayBuffer::new(bytes.len() as u32);
-    let view = js_sys::Uint8Array::new(&buffer);
-    for (i, slice) in bytes.chunks(STAGE_SLICE_BYTES).enumerate() {
-        if Rc::strong_count(&into) == 1 {
-            return; // nobody holds the job any more
-        }
-        let start = (i * STAGE_SLICE_BYTES) as u32;
-        view.subarray(start, start + slice.len() as u32)
-            .copy_from(slice);
-        let _ = wasm_bindgen_futures::JsFuture::from(crate::platform::host::next_macrotask()).await;
-    }
-    drop(bytes);
-    *into.borrow_mut() = Some(buffer);
-    if let Some(pool) = pool.upgrade() {
-        pool.pump();
-    }
 }
 
 struct InFlight {
@@ -516,105 +339,6 @@ impl IsolatePool {
                 },
                 None => Err(handle.error.take().unwrap_or(IsolateError::Closed)),
             }
-        }
-    }
-}
-
-/// A submitted task: await it for the output, [`cancel`](Self::cancel) it, or drop it to cancel.
-///
-/// Dart's `Isolate.run` has no cancellation; this follows the pools (piscina, workerpool): a
-/// queued task is removed, a running one is asked to stop (where `SharedArrayBuffer` exists) and
-/// its worker is terminated if it does not. Cancelling a task that already finished does
-/// nothing.
-#[must_use = "a TaskHandle cancels its task when dropped; await it"]
-pub struct TaskHandle<O> {
-    id: u64,
-    pool: Weak<PoolInner>,
-    receiver: Option<oneshot::Receiver<Result<ReplyPayload, IsolateError>>>,
-    error: Option<IsolateError>,
-    _output: PhantomData<fn() -> O>,
-}
-
-impl<O> TaskHandle<O> {
-    pub(crate) fn failed(error: IsolateError) -> Self {
-        TaskHandle {
-            id: 0,
-            pool: Weak::new(),
-            receiver: None,
-            error: Some(error),
-            _output: PhantomData,
-        }
-    }
-
-    /// Lets the task run to completion with no one waiting for it (dropping a handle would cancel
-    /// it instead).
-    pub fn detach(mut self) {
-        self.receiver = None;
-    }
-
-    /// Cancels the task: it settles with [`IsolateError::Cancelled`] unless it already finished.
-    pub fn cancel(&self) {
-        if let Some(pool) = self.pool.upgrade() {
-            pool.cancel(self.id);
-        }
-    }
-}
-
-impl<O> TaskHandle<O> {
-    /// The task's reply, not yet decoded.
-    fn poll_reply(&mut self, cx: &mut Context<'_>) -> Poll<Result<ReplyPayload, IsolateError>> {
-        let Some(receiver) = self.receiver.as_mut() else {
-            return Poll::Ready(Err(self.error.take().unwrap_or(IsolateError::Closed)));
-        };
-        let result = match Pin::new(receiver).poll(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Ok(reply)) => reply,
-            // The sender went away without a reply: the pool was dropped.
-            Poll::Ready(Err(oneshot::Canceled)) => Err(IsolateError::Closed),
-        };
-        self.receiver = None;
-        self.error = Some(IsolateError::Closed); // polled again after completion
-        Poll::Ready(result)
-    }
-}
-
-impl<O: DeserializeOwned> Future for TaskHandle<O> {
-    type Output = Result<O, IsolateError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.poll_reply(cx)
-            .map(|reply| reply.and_then(ReplyPayload::decode))
-    }
-}
-
-/// How long one slice of a batched delivery may decode before it yields: well inside a 16.7 ms
-/// frame, leaving the rest to the page's own work and rendering.
-const DELIVERY_SLICE_MS: f64 = 6.0;
-
-/// Awaits a batched task's reply and decodes it slice by slice, yielding to the event loop in
-/// between (see [`IsolatePool::run_vec`]).
-pub(crate) async fn deliver_batched<T: DeserializeOwned>(
-    mut handle: TaskHandle<Vec<T>>,
-) -> Result<Vec<T>, IsolateError> {
-    let reply = std::future::poll_fn(|cx| handle.poll_reply(cx)).await?;
-    let mut reader = reply.batches()?;
-    let mut out = Vec::with_capacity(reader.capacity_hint());
-    loop {
-        let start = crate::platform::host::now();
-        while crate::platform::host::now() - start < DELIVERY_SLICE_MS {
-            match reader.next_batch(&mut out) {
-                None => return Ok(out),
-                Some(result) => result?,
-            }
-        }
-        let _ = wasm_bindgen_futures::JsFuture::from(crate::platform::host::next_macrotask()).await;
-    }
-}
-
-impl<O> Drop for TaskHandle<O> {
-    fn drop(&mut self) {
-        if self.receiver.is_some() {
-            self.cancel();
         }
     }
 }

@@ -147,14 +147,85 @@ export async function writeEntry(outDir) {
   }
   const header = '// The wasm-isolates package entry, written by scripts/build.mjs: the wasm-bindgen glue\'s\n'
     + '// exports and the error classes (worker/errors.js) its errors are instances of.\n';
-  writeFileSync(path.join(outDir, 'index.js'), `${header}export * from './wasm_isolates.js';
-export { default } from './wasm_isolates.js';
+  // Before init() the glue's functions fail with a bare TypeError ("wasm is undefined"). The entry
+  // wraps each export so that such a call throws (or, for a function returning a promise,
+  // rejects with) an IsolateError that says to await init() first. Which functions return a
+  // promise is read from the glue's declarations; classes are wrapped in a Proxy whose construct
+  // trap checks, so `instanceof` and instances made by the glue itself are unaffected.
+  const dts = readFileSync(path.join(outDir, 'wasm_isolates.d.ts'), 'utf8');
+  const asyncFns = new Set([...dts.matchAll(/^export function (\w+)\b.*\): Promise<[^\n]*;$/gm)].map((m) => m[1]));
+  const glueModule = await import(pathToFileURL(path.join(outDir, 'wasm_isolates.js')).href);
+  const wrapped = Object.keys(glueModule).filter((k) => k !== 'default' && k !== 'initSync' && !k.startsWith('__') && typeof glueModule[k] === 'function');
+  const isClass = (f) => /^class\b/.test(Function.prototype.toString.call(f));
+  const lines = wrapped.map((k) => (isClass(glueModule[k])
+    ? `export const ${k} = guardClass(glue.${k});`
+    : `export const ${k} = guard('${k}', glue.${k}, ${asyncFns.has(k)});`));
+  writeFileSync(path.join(outDir, 'index.js'), `${header}import * as glue from './wasm_isolates.js';
+import { IsolateError } from '${snippet}';
+export * from './wasm_isolates.js';
 export { ${declared.join(', ')} } from '${snippet}';
+export { transfer } from '${snippet.replace(/errors\.js$/, 'js-api.js')}';
+
+let ready = false;
+/** Whether the glue's wasm is instantiated (also when someone else called its init). */
+function isReady() {
+  if (!ready) {
+    // The glue's initSync returns at once when the instance exists; otherwise it fails on the
+    // missing module (a TypeError) before doing anything.
+    try {
+      glue.initSync({ module: undefined });
+      ready = true;
+    } catch {
+      // Not initialised yet.
+    }
+  }
+  return ready;
+}
+function notReady(name) {
+  return new IsolateError(\`not ready: call \\\`await init()\\\` (the package's default export) before \${name}: the wasm module is not instantiated yet\`);
+}
+function guard(name, f, returnsPromise) {
+  return function (...args) {
+    if (!isReady()) {
+      if (returnsPromise) return Promise.reject(notReady(\`\${name}()\`));
+      throw notReady(\`\${name}()\`);
+    }
+    return f.apply(this, args);
+  };
+}
+function guardClass(cls) {
+  return new Proxy(cls, {
+    construct(target, args, newTarget) {
+      if (!isReady()) throw notReady(\`new \${target.name}()\`);
+      // newTarget is the proxy (or a subclass): its prototype is the class's.
+      return Reflect.construct(target, args, newTarget);
+    },
+  });
+}
+
+/** wasm-bindgen's init: fetches and compiles the wasm once. */
+export default async function init(...args) {
+  const output = await glue.default(...args);
+  ready = true;
+  return output;
+}
+export function initSync(...args) {
+  const output = glue.initSync(...args);
+  ready = true;
+  return output;
+}
+${lines.join('\n')}
 `);
   writeFileSync(path.join(outDir, 'index.d.ts'), `${header}export * from './wasm_isolates.js';
 export { default } from './wasm_isolates.js';
 
-${ERROR_CLASSES_DTS}`);
+${ERROR_CLASSES_DTS}
+/**
+ * Marks a pool task's result, a stream's item or a port message so that the buffers (or other
+ * transferables) in \`list\` move instead of being copied. The same as \`context.transfer\`.
+ */
+export declare function transfer<T>(value: T, list: Transferable[]): T;
+`);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -11,7 +11,7 @@ use crate::wire::message::check_size;
 use crate::wire::message::message_parts_within;
 use crate::wire::message::post_message;
 use crate::wire::protocol::{Envelope, Failure, FailureCode, DONE_HEADER_LEN};
-use crate::wire::task::{TaskFuture, TaskOutput, TaskRef};
+use crate::wire::task::{codec_failure, TaskFuture, TaskOutput, TaskRef};
 use std::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -92,7 +92,7 @@ fn dispatch(data: &JsValue) {
                 crate::error::IsolateError::Codec { .. } => FailureCode::Codec,
                 _ => FailureCode::Protocol,
             };
-            return reply_failure(0, protocol_failure(e).with_code(code));
+            return reply_failure(0, codec_failure(e).with_code(code));
         }
     };
     let (envelope, payload) = match Envelope::decode(&bytes) {
@@ -121,7 +121,7 @@ fn dispatch(data: &JsValue) {
         return reply_failure(id, protocol_failure(why));
     }
     if let Err(e) = check_attachment_count(attachments, &attached) {
-        return reply_failure(id, protocol_failure(e));
+        return reply_failure(id, codec_failure(e).with_code(FailureCode::Protocol));
     }
     let offset = bytes.len() - payload.len();
     let task = TaskRef {
@@ -190,7 +190,7 @@ fn finish(id: u64, output: TaskOutput) {
     match output {
         Ok((mut message, attached)) => {
             if let Err(e) = check_size(message.len(), LIMIT.with(Cell::get)) {
-                return reply_failure(id, protocol_failure(e).with_code(FailureCode::Codec));
+                return reply_failure(id, codec_failure(e));
             }
             Envelope::Done {
                 id,
@@ -199,7 +199,7 @@ fn finish(id: u64, output: TaskOutput) {
             .write_header(&mut message);
             if let Err(e) = post(&message, attached) {
                 // E.g. a Transferable holding something the browser cannot clone.
-                reply_failure(id, protocol_failure(e).with_code(FailureCode::Codec));
+                reply_failure(id, codec_failure(e));
             }
         }
         Err(failure) => reply_failure(id, failure),

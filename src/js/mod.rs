@@ -4,9 +4,12 @@
 
 #[cfg(feature = "bench")]
 mod bench;
+mod isolate;
 #[cfg(feature = "json")]
 mod json;
 mod pool;
+mod port;
+mod stream;
 pub(crate) mod support;
 
 use crate::error::IsolateError;

@@ -1,74 +1,80 @@
 //! The JS API's pool: `new IsolatePool(options)` runs exported functions of ES modules in
 //! isolates, with the Rust pool's queue, timeouts, cancellation and worker replacement.
 
+use crate::js::isolate::{call_function, load_export, JsIsolateContext};
+use crate::js::port::{JsMessage, Progress};
+use crate::js::support::Thrown;
 use crate::pool::IsolatePool;
 use crate::pool::PoolBuilder;
+use crate::port::{ReceivePort, SendPort};
 use crate::wire::transfer::Transferable;
-use js_sys::{Array, Promise, Reflect};
+use js_sys::{Array, Promise};
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-#[wasm_bindgen(module = "/worker/host.js")]
+#[wasm_bindgen(module = "/worker/js-api.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = callModuleExport)]
-    fn call_module_export(url: &str, name: &str, args: &JsValue) -> Promise;
-    #[wasm_bindgen(js_name = describeError)]
-    fn describe_error(error: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = unwrapTransfer)]
+    fn unwrap_transfer(value: &JsValue) -> Array;
 }
 
-/// One JS call: the module, the export, the arguments (structured-cloned) and the values to
-/// move by transfer.
+/// One JS call: the module, the export, the arguments (structured-cloned), the values to move
+/// by transfer, and where `reportProgress` goes.
 #[derive(Serialize, Deserialize)]
 struct JsCall {
     module: String,
     export: String,
-    args: Transferable<JsValue>,
+    /// The arguments array; SendPorts in it travel as ports, `transfer` moves.
+    args: JsMessage,
+    progress: Option<SendPort<Progress>>,
+}
+
+/// A JS task's result: the value, and what in it moves back instead of being copied (a
+/// `transfer(value, list)` result).
+#[derive(Serialize, Deserialize)]
+struct JsResult {
+    value: Transferable<JsValue>,
     transfer: Vec<Transferable<JsValue>>,
 }
 
-/// What a JS task threw, kept whole for the caller.
-#[derive(Serialize, Deserialize)]
-struct Thrown {
-    name: String,
-    message: String,
-    stack: String,
+/// `args` with the task's `IsolateContext` appended.
+pub(crate) fn with_context(args: &JsValue, progress: Option<SendPort<Progress>>) -> Array {
+    let args = Array::from(args);
+    args.push(&JsIsolateContext { progress }.into());
+    args
 }
 
 /// Runs in the isolate.
-async fn js_call(call: JsCall) -> Result<Transferable<JsValue>, Thrown> {
-    let _moved = call.transfer;
-    match JsFuture::from(call_module_export(&call.module, &call.export, &call.args.0)).await {
-        Ok(value) => Ok(Transferable(value)),
-        Err(e) => {
-            let d = describe_error(&e);
-            let field = |k: &str| {
-                crate::js::support::get(&d, k)
-                    .as_string()
-                    .unwrap_or_default()
-            };
-            Err(Thrown {
-                name: field("name"),
-                message: field("message"),
-                stack: field("stack"),
-            })
-        }
+async fn js_call(call: JsCall) -> Result<JsResult, Thrown> {
+    let end = call.progress.clone();
+    let value = async {
+        let f = JsFuture::from(load_export(&call.module, &call.export))
+            .await
+            .map_err(|e| Thrown::from_js(&e))?;
+        let args = with_context(&call.args.into_js(), call.progress);
+        JsFuture::from(call_function(&f, &args))
+            .await
+            .map_err(|e| Thrown::from_js(&e))
     }
-}
-
-fn thrown_to_js(t: Thrown) -> JsValue {
-    // The isolate's error becomes the `cause` of an `IsolateTaskError`, stack and all, so it is
-    // not lost at the thread boundary (Comlink #545).
-    let cause = js_sys::Error::new(&t.message);
-    cause.set_name(&t.name);
-    let _ = Reflect::set(&cause, &"stack".into(), &t.stack.into());
-    crate::js::js_error(
-        "IsolateTaskError",
-        &format!("task threw {}: {}", t.name, t.message),
-        &[("cause", cause.into())],
-    )
+    .await;
+    if let Some(end) = end {
+        // After every report, on the same port: the caller waits for it (see `while_listening`).
+        let _ = end.send(None);
+    }
+    let value = value?;
+    let parts = unwrap_transfer(&value);
+    Ok(JsResult {
+        value: Transferable(parts.get(0)),
+        transfer: Array::from(&parts.get(1))
+            .iter()
+            .map(Transferable)
+            .collect(),
+    })
 }
 
 fn number(options: &JsValue, key: &str) -> Option<f64> {
@@ -101,6 +107,11 @@ export interface RunOptions {
     signal?: AbortSignal;
     /** Values in `args` to move to the isolate instead of copying them (detached here). */
     transfer?: Transferable[];
+    /**
+     * Hears the task's `context.reportProgress(done, total)`: every report, in order, before the
+     * call settles.
+     */
+    onProgress?: (done: number, total: number | undefined) => void;
 }
 
 /** `IsolatePool.stats()`: counters of a pool. */
@@ -129,6 +140,9 @@ export interface PoolStats {
 #[wasm_bindgen(js_name = IsolatePool)]
 pub struct JsIsolatePool {
     pool: IsolatePool,
+    /// Tasks that threw: the Rust pool counts them as completed (the isolate returned a value,
+    /// `Err(Thrown)`), the JS caller sees a failure, so `stats()` moves them over.
+    thrown: Rc<Cell<u64>>,
 }
 
 #[wasm_bindgen(js_class = IsolatePool)]
@@ -157,72 +171,112 @@ impl JsIsolatePool {
         if let Some(p) = crate::js::support::get(&options, "prewarm").as_bool() {
             b = b.prewarm(p);
         }
-        Ok(JsIsolatePool { pool: b.build()? })
+        Ok(JsIsolatePool {
+            pool: b.build()?,
+            thrown: Rc::new(Cell::new(0)),
+        })
     }
 
-    /// `run(module, exportName, args = [], {signal, transfer} = {})`: calls
-    /// `(await import(module))[exportName](...args)` in an isolate and resolves with its result.
-    /// `module` is an absolute URL or a `URL` (e.g. `new URL('./task.js', import.meta.url)`);
-    /// `transfer` lists buffers in `args` to move instead of copy. Rejects with an
+    /// `run(module, exportName, args = [], {signal, transfer, onProgress} = {})`: calls
+    /// `(await import(module))[exportName](...args, context)` in an isolate and resolves with its
+    /// result. `module` is an absolute URL or a `URL` (e.g. `new URL('./task.js',
+    /// import.meta.url)`); `transfer` lists buffers in `args` to move instead of copy;
+    /// `onProgress(done, total)` hears the task's `context.reportProgress`. Rejects with an
     /// `IsolateTaskError` whose `cause` is the task's own error (stack included), or with the
     /// pool's errors (`AbortError`, `IsolateTimeoutError`, `IsolateWorkerError`, ...).
-    #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
+    /// (Declared in `TS_STREAM`, with a type parameter for the result.)
+    #[wasm_bindgen(skip_typescript)]
     pub fn run(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "string | URL")] module: JsValue,
+        module: JsValue,
         #[wasm_bindgen(js_name = exportName)] export_name: String,
-        #[wasm_bindgen(unchecked_optional_param_type = "readonly unknown[]")] args: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "RunOptions")] options: JsValue,
+        args: JsValue,
+        options: JsValue,
     ) -> Promise {
-        let module = module
-            .as_string()
-            .or_else(|| crate::js::support::get(&module, "href").as_string());
-        let Some(module) = module else {
-            return Promise::reject(
-                &js_sys::TypeError::new("run: module must be a URL or a string").into(),
-            );
+        let call = match prepare(&module, export_name, &args, &options, "run") {
+            Ok(call) => call,
+            Err(e) => return Promise::reject(&e),
         };
-        // Resolve against this scope's location, as `new URL(module, location.href)` would.
-        let base = crate::js::support::get(&js_sys::global(), "location");
-        let module = web_sys_url(&module, &crate::js::support::get(&base, "href"));
-        let args = if args.is_undefined() || args.is_null() {
-            Array::new().into()
+        let on_progress = crate::js::support::get(&options, "onProgress");
+        let on_progress = if on_progress.is_undefined() || on_progress.is_null() {
+            None
         } else {
-            args
+            match on_progress.dyn_into::<js_sys::Function>() {
+                Ok(f) => Some(f),
+                Err(_) => {
+                    return Promise::reject(&crate::js::support::type_error(
+                        "run: onProgress must be a function",
+                    ))
+                }
+            }
         };
-        if !args.is_instance_of::<Array>() {
-            return Promise::reject(&crate::js::support::type_error(
-                "run: args must be an array",
-            ));
-        }
-        let transfer = crate::js::support::get(&options, "transfer")
-            .dyn_into::<Array>()
-            .map(|a| a.iter().map(Transferable).collect())
-            .unwrap_or_default();
-        let signal: Option<web_sys::AbortSignal> =
-            crate::js::support::get(&options, "signal").dyn_into().ok();
-        let handle = self.pool.run_async(
-            js_call,
-            JsCall {
-                module,
-                export: export_name,
-                args: Transferable(args),
-                transfer,
-            },
-        );
+        let progress = match on_progress.as_ref().map(|_| ReceivePort::<Progress>::new()) {
+            Some(Ok(port)) => Some(port),
+            Some(Err(e)) => return Promise::reject(&e.into()),
+            None => None,
+        };
+        let (call, signal) = call;
+        let call = JsCall {
+            progress: progress.as_ref().map(ReceivePort::send_port),
+            ..call
+        };
+        let handle = self.pool.run_async(js_call, call);
+        let thrown = self.thrown.clone();
         future_to_promise(async move {
-            let result = crate::js::support::abortable(signal.as_ref(), async move {
-                handle.await.map_err(JsValue::from)
-            })
+            let result = crate::js::port::while_listening(
+                progress,
+                |done: f64, total: f64| {
+                    if let Some(f) = &on_progress {
+                        // A listener that throws does not fail the task.
+                        let total = if total.is_nan() {
+                            JsValue::UNDEFINED
+                        } else {
+                            total.into()
+                        };
+                        let _ = f.call2(&JsValue::UNDEFINED, &done.into(), &total);
+                    }
+                },
+                crate::js::support::abortable(signal.as_ref(), async move {
+                    handle.await.map_err(JsValue::from)
+                }),
+                // The task's function returned or threw: its end marker is on its way.
+                |result| result.is_ok(),
+            )
             .await?;
-            result.map(|t| t.0).map_err(thrown_to_js)
+            match result {
+                Ok(r) => Ok(r.value.0),
+                Err(t) => {
+                    thrown.set(thrown.get() + 1);
+                    Err(t.into_js())
+                }
+            }
         })
+    }
+
+    /// `stream(module, exportName, args = [], {window, transfer} = {})`: runs an async generator
+    /// exported by `module` in an isolate and returns its items as an async iterable, with
+    /// backpressure: the generator runs at most `window` items (default 4) ahead of the consumer.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn stream(
+        &self,
+        module: JsValue,
+        #[wasm_bindgen(js_name = exportName)] export_name: String,
+        args: JsValue,
+        options: JsValue,
+    ) -> Result<crate::js::stream::JsTaskStream, JsValue> {
+        let (call, _) = prepare(&module, export_name, &args, &options, "stream")?;
+        let window = number(&options, "window").map_or(4, |n| (n as u32).max(1));
+        crate::js::stream::start(&self.pool, call.module, call.export, call.args, window)
     }
 
     /// `{size, live, busy, queued, waiting, completed, failed, restarted}`.
     #[wasm_bindgen(unchecked_return_type = "PoolStats")]
     pub fn stats(&self) -> Result<JsValue, JsValue> {
-        crate::js::to_js(&self.pool.stats())
+        let mut stats = self.pool.stats();
+        let thrown = self.thrown.get().min(stats.completed);
+        stats.completed -= thrown;
+        stats.failed += thrown;
+        crate::js::to_js(&stats)
     }
 
     /// Finishes queued work, then stops the workers; new calls reject.
@@ -236,11 +290,35 @@ impl JsIsolatePool {
     }
 }
 
-fn web_sys_url(module: &str, base: &JsValue) -> String {
-    match base.as_string() {
-        Some(base) => web_sys::Url::new_with_base(module, &base)
-            .map(|u| u.href())
-            .unwrap_or_else(|_| module.to_string()),
-        None => module.to_string(),
+/// Checks and converts the arguments shared by `run` and `stream`.
+fn prepare(
+    module: &JsValue,
+    export: String,
+    args: &JsValue,
+    options: &JsValue,
+    what: &str,
+) -> Result<(JsCall, Option<web_sys::AbortSignal>), JsValue> {
+    let module = crate::js::support::module_url(module, what)?;
+    let args = if args.is_undefined() || args.is_null() {
+        Array::new().into()
+    } else {
+        args.clone()
+    };
+    if !args.is_instance_of::<Array>() {
+        return Err(crate::js::support::type_error(format!(
+            "{what}: args must be an array"
+        )));
     }
+    let args = JsMessage::from_js(&args, &crate::js::support::get(options, "transfer"))?;
+    let signal: Option<web_sys::AbortSignal> =
+        crate::js::support::get(options, "signal").dyn_into().ok();
+    Ok((
+        JsCall {
+            module,
+            export,
+            args,
+            progress: None,
+        },
+        signal,
+    ))
 }

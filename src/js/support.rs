@@ -44,3 +44,77 @@ pub(crate) async fn abortable<T>(
     })
     .await
 }
+
+#[wasm_bindgen(module = "/worker/host.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = describeError)]
+    fn describe_error(error: &JsValue) -> JsValue;
+}
+
+/// What a JS task or entry threw, kept whole (name, message, stack) for the caller on the other
+/// side of the thread boundary.
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone)]
+pub(crate) struct Thrown {
+    pub(crate) name: String,
+    pub(crate) message: String,
+    pub(crate) stack: String,
+}
+
+impl Thrown {
+    /// Describes anything thrown in JS.
+    pub(crate) fn from_js(e: &JsValue) -> Self {
+        let d = describe_error(e);
+        let field = |k: &str| get(&d, k).as_string().unwrap_or_default();
+        Thrown {
+            name: field("name"),
+            message: field("message"),
+            stack: field("stack"),
+        }
+    }
+
+    /// An `IsolateTaskError` whose `cause` is the isolate's error, stack and all, so it is not
+    /// lost at the thread boundary (Comlink #545).
+    pub(crate) fn into_js(self) -> JsValue {
+        let cause = js_sys::Error::new(&self.message);
+        cause.set_name(&self.name);
+        let _ = Reflect::set(&cause, &"stack".into(), &self.stack.into());
+        crate::js::js_error(
+            "IsolateTaskError",
+            &format!("task threw {}: {}", self.name, self.message),
+            &[("cause", cause.into())],
+        )
+    }
+}
+
+/// `module` (a string or a `URL`) as an absolute URL string, resolved against this scope's
+/// location as `new URL(module, location.href)` would; `what` names the caller in the error.
+pub(crate) fn module_url(module: &JsValue, what: &str) -> Result<String, JsValue> {
+    let module = module
+        .as_string()
+        .or_else(|| get(module, "href").as_string())
+        .ok_or_else(|| type_error(format!("{what}: module must be a URL or a string")))?;
+    let base = get(&get(&js_sys::global(), "location"), "href");
+    Ok(match base.as_string() {
+        Some(base) => web_sys::Url::new_with_base(&module, &base)
+            .map(|u| u.href())
+            .unwrap_or(module),
+        None => module,
+    })
+}
+
+/// `{value, done}`, an iterator result.
+pub(crate) fn iter_result(value: &JsValue, done: bool) -> JsValue {
+    let o = js_sys::Object::new();
+    let _ = Reflect::set(&o, &"value".into(), value);
+    let _ = Reflect::set(&o, &"done".into(), &done.into());
+    o.into()
+}
+
+/// Polls `fut` once without waiting: `Some(output)` if it is ready now.
+pub(crate) fn poll_now<F: Future + Unpin>(fut: &mut F) -> Option<F::Output> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match Pin::new(fut).poll(&mut cx) {
+        Poll::Ready(v) => Some(v),
+        Poll::Pending => None,
+    }
+}

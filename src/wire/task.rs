@@ -94,9 +94,11 @@ impl TaskRef {
     }
 }
 
-fn codec_failure(e: IsolateError) -> Failure {
+/// A codec failure reply carrying the error's own message: the caller's side adds the "codec
+/// error: " prefix when it turns the reply back into an `IsolateError`, so it must not be here.
+pub(crate) fn codec_failure(e: IsolateError) -> Failure {
     let message = match e {
-        IsolateError::Codec { message } => message,
+        IsolateError::Codec { message } | IsolateError::Protocol { message } => message,
         other => other.to_string(),
     };
     Failure {

@@ -4,7 +4,9 @@
 // webpack 5 — each served under a strict CSP (`script-src 'self' 'wasm-unsafe-eval';
 // worker-src 'self'`: no eval, no blob: workers) and driven headless. Every set-up runs the same
 // body (tests/fixtures/shared/exercise.js): IsolatePool (module tasks, transfer, errors with
-// their cause, abort, timeout), parseJson in every mode against JSON.parse, sortInIsolate.
+// their cause, abort, timeout, progress, a transferred result, a stream), spawnIsolate with ports
+// both ways (refused without cross-origin isolation), parseJson in every mode against
+// JSON.parse, sortInIsolate.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -93,6 +95,7 @@ test('npm pack ships the glue, its types, the wasm and the worker scripts', () =
   assert.ok(files.some((f) => /^pkg\/snippets\/.*\/worker\/bootstrap\.js$/.test(f)), 'bootstrap.js missing');
   assert.ok(files.some((f) => /^pkg\/snippets\/.*\/worker\/host\.js$/.test(f)), 'host.js missing');
   assert.ok(files.some((f) => /^pkg\/snippets\/.*\/worker\/errors\.js$/.test(f)), 'errors.js missing');
+  assert.ok(files.some((f) => /^pkg\/snippets\/.*\/worker\/js-api\.js$/.test(f)), 'js-api.js missing');
   assert.ok(!files.some((f) => f.startsWith('src/') || f.startsWith('target/')), 'sources leaked into the package');
 });
 
@@ -194,6 +197,16 @@ for (const { engine, coi, root } of setups) {
       }
       assert.deepEqual(r.afterFailures, { ok: true, value: 42 });
       assert.equal(r.stats.completed + r.stats.failed, 7);
+      assert.equal(r.stats.failed, 4, 'the tasks that threw count as failed, with the aborted and timed-out ones');
+      assert.deepEqual(r.progress, { ok: true, value: 3 });
+      assert.deepEqual(r.heard, [[1, 3], [2, 3], [3, 3]], 'every progress report, in order, before the result');
+      assert.deepEqual(r.filled, [64, 9]);
+      assert.deepEqual(r.stream, { ok: true, value: [0, 1, 2, 3] });
+      if (coi) {
+        assert.deepEqual(r.spawn, { ok: true, value: { answer: 'echo: hi', exit: 'returned', ended: true } });
+      } else {
+        assert.equal(r.spawn.name, 'IsolateUnsupportedError');
+      }
       assert.equal(r.json.length, r.json.expectedLength);
       assert.ok(r.json.first && r.json.page && r.json.objects, JSON.stringify(r.json));
       assert.ok(Math.abs(r.json.latSum - r.json.expectedLatSum) < 1e-6, JSON.stringify(r.json));

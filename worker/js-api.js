@@ -1,0 +1,185 @@
+// wasm-isolates: the JS helpers behind the JS API's isolates, ports, progress and streams
+// (src/js/isolate.rs, src/js/port.rs, src/js/stream.rs call these through wasm-bindgen). They
+// run on both sides: in the page (finding SendPorts in a message) and in an isolate (loading a
+// task module, calling its export, walking a generator).
+
+/**
+ * The key of the placeholder that stands for a SendPort inside a message on the wire:
+ * `{[PORT_KEY]: i}` is the i-th SendPort of the message. A string key, because the placeholder
+ * is structured-cloned (symbols are not).
+ */
+const PORT_KEY = '__wasmIsolatesSendPort';
+
+/** The brand of a `transfer(value, list)` result. `Symbol.for`, so every copy of this file agrees. */
+const TRANSFER = Symbol.for('wasm-isolates.transfer');
+
+/**
+ * Marks `value` to travel with the buffers (or other transferables) in `list` moved instead of
+ * copied: return it from a pool task, yield it from a stream, or pass it to `SendPort.send`.
+ */
+export function transfer(value, list) {
+  if (!Array.isArray(list)) throw new TypeError('transfer(value, list): list must be an array of transferables');
+  return { [TRANSFER]: true, value, list };
+}
+
+/** `[value, list]` of a `transfer()` result, or `[value, []]` for anything else. */
+export function unwrapTransfer(value) {
+  if (value !== null && typeof value === 'object' && value[TRANSFER] === true) return [value.value, value.list];
+  return [value, []];
+}
+
+/** Whether `value` is a plain container worth walking for SendPorts (not a buffer, a Date, a class instance...). */
+function walkable(value) {
+  if (Array.isArray(value) || value instanceof Map || value instanceof Set) return true;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Finds the SendPorts in `value` (plain objects, arrays, Maps and Sets, at any depth) and
+ * returns `[skeleton, ids]`: `skeleton` is `value` with each SendPort replaced by a placeholder
+ * (containers on the way are copied, never mutated; a value without ports is returned as is), and
+ * `ids` are the ports' registry ids in placeholder order. A SendPort is recognised by its hidden
+ * method `__wasmIsolatesSendPortId` (src/js/port.rs), so a copy of the class from another module
+ * instance still counts.
+ */
+export function extractPorts(value) {
+  const ids = [];
+  const seen = new Map();
+  const walk = (v) => {
+    if (v === null || typeof v !== 'object') return v;
+    if (typeof v.__wasmIsolatesSendPortId === 'function') {
+      ids.push(v.__wasmIsolatesSendPortId());
+      return { [PORT_KEY]: ids.length - 1 };
+    }
+    if (!walkable(v)) return v;
+    if (seen.has(v)) return seen.get(v);
+    seen.set(v, v); // a cycle back to `v` keeps the original: ports inside cycles are not supported
+    let out = v;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const w = walk(v[i]);
+        if (w !== v[i]) {
+          if (out === v) out = v.slice();
+          out[i] = w;
+        }
+      }
+    } else if (v instanceof Map) {
+      let changed = false;
+      const entries = [];
+      for (const [k, x] of v) {
+        const [k2, x2] = [walk(k), walk(x)];
+        changed ||= k2 !== k || x2 !== x;
+        entries.push([k2, x2]);
+      }
+      if (changed) out = new Map(entries);
+    } else if (v instanceof Set) {
+      let changed = false;
+      const items = [];
+      for (const x of v) {
+        const x2 = walk(x);
+        changed ||= x2 !== x;
+        items.push(x2);
+      }
+      if (changed) out = new Set(items);
+    } else {
+      for (const k of Object.keys(v)) {
+        const w = walk(v[k]);
+        if (w !== v[k]) {
+          if (out === v) out = { ...v };
+          out[k] = w;
+        }
+      }
+    }
+    seen.set(v, out);
+    return out;
+  };
+  const skeleton = walk(value);
+  return [skeleton, ids];
+}
+
+/** The inverse of `extractPorts` on the receiving side: placeholders replaced by `ports[i]` (in place: the skeleton is a fresh clone). */
+export function restorePorts(skeleton, ports) {
+  const seen = new Set();
+  const walk = (v) => {
+    if (v === null || typeof v !== 'object') return v;
+    if (Object.prototype.hasOwnProperty.call(v, PORT_KEY) && Object.keys(v).length === 1) return ports[v[PORT_KEY]];
+    if (!walkable(v) || seen.has(v)) return v;
+    seen.add(v);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) v[i] = walk(v[i]);
+    } else if (v instanceof Map) {
+      const entries = [...v].map(([k, x]) => [walk(k), walk(x)]);
+      v.clear();
+      for (const [k, x] of entries) v.set(k, x);
+    } else if (v instanceof Set) {
+      const items = [...v].map(walk);
+      v.clear();
+      for (const x of items) v.add(x);
+    } else {
+      for (const k of Object.keys(v)) v[k] = walk(v[k]);
+    }
+    return v;
+  };
+  return walk(skeleton);
+}
+
+/**
+ * `(await import(url))[name]`, checked to be a function. Dynamic import, not eval: a strict CSP
+ * (`script-src 'self'`) allows it for same-origin modules.
+ */
+export async function loadExport(url, name) {
+  const module = await import(/* @vite-ignore */ /* webpackIgnore: true */ url);
+  const f = module[name];
+  if (typeof f !== 'function') {
+    throw new TypeError(`${url} has no exported function "${name}"`);
+  }
+  return f;
+}
+
+/** Calls `f(...args)`; a synchronous throw becomes a rejection. */
+export async function callFunction(f, args) {
+  return await f(...args);
+}
+
+/**
+ * Reports `error` as an uncaught error of this isolate, synchronously: bootstrap.js's `error`
+ * listener posts it to the parent at once, ahead of anything this isolate posts later (the entry's
+ * end), on the same channel. A spawned JS entry that throws is an uncaught error in Dart's terms:
+ * it goes to the error listeners, and ends the isolate when errors are fatal.
+ */
+export function reportUncaught(error) {
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  globalThis.dispatchEvent(new ErrorEvent('error', { error, message, cancelable: true }));
+}
+
+/**
+ * The async iterator of what `f(...args)` returns: an async generator (or any async iterable), a
+ * sync iterable, or a promise of either. Rejects with a TypeError for anything else.
+ */
+export async function openIterator(f, args) {
+  const result = await f(...args);
+  if (result != null && typeof result[Symbol.asyncIterator] === 'function') return result[Symbol.asyncIterator]();
+  if (result != null && typeof result[Symbol.iterator] === 'function' && typeof result !== 'string') {
+    const it = result[Symbol.iterator]();
+    return {
+      next: async () => it.next(),
+      return: async () => (typeof it.return === 'function' ? it.return() : { done: true }),
+    };
+  }
+  throw new TypeError(`${f.name || 'the export'} did not return an async iterable (write it as an async generator: export async function* ${f.name || 'name'}(...) {...})`);
+}
+
+/** Ends an iterator early (runs the generator's `finally` blocks); never rejects. */
+export async function closeIterator(it) {
+  try {
+    if (typeof it.return === 'function') await it.return();
+  } catch {
+    // The producer's own cleanup failed after the consumer left: no one is listening.
+  }
+}
+
+/** The iterator's next step; a synchronous throw becomes a rejection. */
+export async function iteratorNext(it) {
+  return await it.next();
+}

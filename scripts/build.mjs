@@ -105,12 +105,14 @@ export declare class IsolateDataError extends IsolateError {}
  * null then).
  */
 export declare class JsonError extends IsolateError {
-    constructor(message?: string, options?: { offset?: number | null; line?: number | null; column?: number | null; cause?: unknown });
-    /** Byte offset of the error in the text. */
+    constructor(message?: string, options?: { offset?: number | null; byteOffset?: number | null; line?: number | null; column?: number | null; cause?: unknown });
+    /** Offset of the error in the source's units: UTF-16 code units for a string, bytes otherwise. */
     offset: number | null;
+    /** Offset of the error in bytes of the UTF-8 text (equals \`offset\` for byte sources). */
+    byteOffset: number | null;
     /** 1-based line of the error. */
     line: number | null;
-    /** 1-based column of the error. */
+    /** 1-based column of the error, in the source's units (as \`offset\`). */
     column: number | null;
 }
 

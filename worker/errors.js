@@ -68,10 +68,11 @@ named(IsolateDataError, 'IsolateDataError');
  * value of the right kind (the three fields null then).
  */
 export class JsonError extends IsolateError {
-  /** @param {string} [message] @param {{offset?: number | null, line?: number | null, column?: number | null, cause?: unknown}} [options] */
+  /** @param {string} [message] @param {{offset?: number | null, byteOffset?: number | null, line?: number | null, column?: number | null, cause?: unknown}} [options] */
   constructor(message, options) {
     super(message, options);
     this.offset = options?.offset ?? null;
+    this.byteOffset = options?.byteOffset ?? null;
     this.line = options?.line ?? null;
     this.column = options?.column ?? null;
   }

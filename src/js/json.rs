@@ -378,15 +378,10 @@ pub async fn parse_json(source: JsValue, options: JsValue) -> Result<JsValue, Js
 /// A parse's failure in JS. A `JsonError`'s `offset` and `column` are in the units of the source
 /// the caller gave: UTF-16 units for a JS string (as `JSON.parse`'s own positions are), bytes
 /// otherwise; `byteOffset` is always the offset in bytes of the UTF-8 text (a leading byte order
-/// mark counted), so both are at hand. worker/errors.js copies only the fields it knows, so
-/// `byteOffset` is also set on the error itself.
+/// mark counted), so both are at hand.
 fn json_error(fault: JsonFault, from_string: bool) -> JsValue {
     let num = |n: u64| JsValue::from(n as f64);
-    let byte_offset = match &fault.error {
-        IsolateError::Json { offset, .. } => Some(offset.map_or(JsValue::NULL, num)),
-        _ => None,
-    };
-    let js = match (&fault.error, fault.utf16) {
+    match (&fault.error, fault.utf16) {
         (
             IsolateError::Json {
                 message,
@@ -406,12 +401,7 @@ fn json_error(fault: JsonFault, from_string: bool) -> JsValue {
             ],
         ),
         _ => JsValue::from(IsolateError::from(fault)),
-    };
-    if let Some(byte_offset) = byte_offset {
-        // On an error object from worker/errors.js: setting a property cannot fail.
-        let _ = Reflect::set(&js, &"byteOffset".into(), &byte_offset);
     }
-    js
 }
 
 /// The scalar-valued keys of the first record, in document order.

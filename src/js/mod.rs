@@ -59,6 +59,8 @@ impl From<IsolateError> for JsValue {
             } => {
                 let num = |n: &Option<u64>| n.map_or(JsValue::NULL, |n| (n as f64).into());
                 fields.push(("offset", num(offset)));
+                // A Rust `IsolateError::Json` counts bytes, so both offsets are the same.
+                fields.push(("byteOffset", num(offset)));
                 fields.push(("line", num(line)));
                 fields.push(("column", num(column)));
             }

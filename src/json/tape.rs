@@ -9,6 +9,12 @@
 
 use std::fmt;
 
+// `#[path]`: the same file is found when this one is compiled into the browser tests
+// (tests/common/json.rs), where it is a path-included module.
+#[path = "scan.rs"]
+mod scan;
+use scan::{Fast, Scan};
+
 /// What a node is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -114,8 +120,8 @@ pub(crate) fn text_start(text: &[u8]) -> usize {
 /// without a copy; only invalid input is rebuilt. Positions in errors then count bytes of the
 /// repaired text (each replacement is the three bytes of U+FFFD).
 pub(crate) fn repair_utf8(bytes: Vec<u8>) -> Vec<u8> {
-    match std::str::from_utf8(&bytes) {
-        Ok(_) => bytes,
+    match Fast::check_utf8(&bytes) {
+        Ok(()) => bytes,
         Err(_) => String::from_utf8_lossy(&bytes).into_owned().into_bytes(),
     }
 }
@@ -140,17 +146,21 @@ impl Tape {
     /// offset of each element of a top-level array as it is completed (for progress).
     pub(crate) fn parse_watched(
         text: Vec<u8>,
+        on_element: impl FnMut(u32),
+    ) -> Result<Tape, SyntaxError> {
+        Self::parse_watched_with::<Fast>(text, on_element)
+    }
+
+    /// [`parse_watched`](Self::parse_watched) with the scans of `S`: [`scan::Fast`] in the
+    /// build, either one in the tests that hold the two to the same results.
+    fn parse_watched_with<S: Scan>(
+        text: Vec<u8>,
         mut on_element: impl FnMut(u32),
     ) -> Result<Tape, SyntaxError> {
-        if u32::try_from(text.len()).is_err() {
-            return Err(error_at(&text, 0, "text is larger than 4 GiB"));
-        }
-        if let Err(e) = std::str::from_utf8(&text) {
-            return Err(error_at(&text, e.valid_up_to(), "invalid UTF-8"));
-        }
+        check_size_and_utf8::<S>(&text)?;
         // Roughly one node per 6 bytes of typical JSON.
         let mut nodes = Vec::with_capacity(text.len() / 6 + 1);
-        parse_into(&text, &mut nodes, &mut |view, node| {
+        parse_into::<S>(&text, &mut nodes, &mut |view, node| {
             on_element(view.nodes[node].start);
             false
         })?;
@@ -367,17 +377,20 @@ impl<'a> TapeView<'a> {
 /// Returns the top-level value's kind and the number of elements (0 unless an array).
 pub(crate) fn for_each_root_element(
     text: &[u8],
+    on_element: impl FnMut(TapeView<'_>, usize),
+) -> Result<(Kind, u64), SyntaxError> {
+    for_each_root_element_with::<Fast>(text, on_element)
+}
+
+/// [`for_each_root_element`] with the scans of `S` (see [`Tape::parse_watched_with`]).
+fn for_each_root_element_with<S: Scan>(
+    text: &[u8],
     mut on_element: impl FnMut(TapeView<'_>, usize),
 ) -> Result<(Kind, u64), SyntaxError> {
-    if u32::try_from(text.len()).is_err() {
-        return Err(error_at(text, 0, "text is larger than 4 GiB"));
-    }
-    if let Err(e) = std::str::from_utf8(text) {
-        return Err(error_at(text, e.valid_up_to(), "invalid UTF-8"));
-    }
+    check_size_and_utf8::<S>(text)?;
     let mut nodes = Vec::with_capacity(1024);
     let mut count = 0u64;
-    parse_into(text, &mut nodes, &mut |view, node| {
+    parse_into::<S>(text, &mut nodes, &mut |view, node| {
         on_element(view, node);
         count += 1;
         true
@@ -551,12 +564,12 @@ fn hex4(b: &[u8]) -> Option<u32> {
     u32::from_str_radix(std::str::from_utf8(b).ok()?, 16).ok()
 }
 
-#[inline]
-fn skip_ws(text: &[u8], mut pos: usize) -> usize {
-    while let Some(b' ' | b'\n' | b'\r' | b'\t') = text.get(pos) {
-        pos += 1;
+/// What every parse checks first: the size (node positions are `u32`) and the encoding.
+fn check_size_and_utf8<S: Scan>(text: &[u8]) -> Result<(), SyntaxError> {
+    if u32::try_from(text.len()).is_err() {
+        return Err(error_at(text, 0, "text is larger than 4 GiB"));
     }
-    pos
+    S::check_utf8(text).map_err(|valid_up_to| error_at(text, valid_up_to, "invalid UTF-8"))
 }
 
 /// What the parser expects next inside a container.
@@ -575,14 +588,15 @@ enum Expect {
 /// The parser. `on_root_element(view, node)` is called for each element of a top-level array
 /// once it is complete; when it returns true, the element's nodes are dropped (the tape keeps
 /// the array node only, its `next` no longer meaningful): see [`for_each_root_element`].
-fn parse_into(
+fn parse_into<S: Scan>(
     text: &[u8],
     nodes: &mut Vec<Node>,
     on_root_element: &mut impl FnMut(TapeView<'_>, usize) -> bool,
 ) -> Result<(), SyntaxError> {
+    let scan = &mut S::default();
     // Open containers: node index.
     let mut stack: Vec<usize> = Vec::new();
-    let mut pos = skip_ws(text, text_start(text));
+    let mut pos = scan.skip_ws(text, text_start(text));
     let mut expect = Expect::Value;
     // The node of the value completed last.
     let mut done: usize;
@@ -593,8 +607,8 @@ fn parse_into(
             if expect == Expect::FirstKey && b == Some(b'}') {
                 (pos, done) = close(text, nodes, &mut stack, pos)?;
             } else if b == Some(b'"') {
-                pos = string(text, nodes, pos)?;
-                pos = skip_ws(text, pos);
+                pos = string(text, nodes, pos, scan)?;
+                pos = scan.skip_ws(text, pos);
                 if text.get(pos) != Some(&b':') {
                     return Err(error_at(
                         text,
@@ -602,7 +616,7 @@ fn parse_into(
                         format!("{} (expected `:`)", describe(text.get(pos))),
                     ));
                 }
-                pos = skip_ws(text, pos + 1);
+                pos = scan.skip_ws(text, pos + 1);
                 expect = Expect::Value;
                 continue;
             } else {
@@ -629,7 +643,7 @@ fn parse_into(
                         end: 0,
                         next: 0,
                     });
-                    pos = skip_ws(text, pos + 1);
+                    pos = scan.skip_ws(text, pos + 1);
                     expect = if kind == Kind::Object {
                         Expect::FirstKey
                     } else {
@@ -637,8 +651,8 @@ fn parse_into(
                     };
                     continue;
                 }
-                Some(b'"') => pos = string(text, nodes, pos)?,
-                Some(b'-' | b'0'..=b'9') => pos = number(text, nodes, pos)?,
+                Some(b'"') => pos = string(text, nodes, pos, scan)?,
+                Some(b'-' | b'0'..=b'9') => pos = number(text, nodes, pos, scan)?,
                 Some(b't') => pos = literal(text, nodes, pos, b"true", Kind::True)?,
                 Some(b'f') => pos = literal(text, nodes, pos, b"false", Kind::False)?,
                 Some(b'n') => pos = literal(text, nodes, pos, b"null", Kind::Null)?,
@@ -661,7 +675,7 @@ fn parse_into(
                     nodes.truncate(done);
                 }
             }
-            pos = skip_ws(text, pos);
+            pos = scan.skip_ws(text, pos);
             let Some(&top) = stack.last() else {
                 if pos != text.len() {
                     return Err(error_at(
@@ -675,7 +689,7 @@ fn parse_into(
             let in_object = nodes[top].kind == Kind::Object;
             match text.get(pos) {
                 Some(b',') => {
-                    pos = skip_ws(text, pos + 1);
+                    pos = scan.skip_ws(text, pos + 1);
                     expect = if in_object {
                         Expect::Key
                     } else {
@@ -720,57 +734,19 @@ fn close(
     Ok((pos + 1, i))
 }
 
-/// Bytes that end the fast scan through a string: `"`, `\\` and control characters.
-const STRING_STOP: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        t[b] = true;
-        b += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
-
-/// The first byte at or after `from` that ends a run of plain string bytes (`"`, `\\` or a
-/// control character; see [`STRING_STOP`]), eight bytes at a time while eight remain.
-///
-/// The word test is the classic "has a zero byte" trick: for each byte `b` of `w ^ pattern`,
-/// `(b - 1) & !b & 0x80` is set when `b == 0`, and for `w` itself `(b - 0x20) & !b & 0x80` when
-/// `b < 0x20`. A borrow can flag a byte *above* a true match, never below one, so the lowest flag
-/// is exact — and the lowest is all we use.
-#[inline]
-fn string_stop(text: &[u8], from: usize) -> Option<usize> {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |x: u64| x.wrapping_sub(LOW) & !x & HIGH;
-    let mut i = from;
-    while let Some(chunk) = text.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        let flags = zero_byte(w ^ (LOW * u64::from(b'"')))
-            | zero_byte(w ^ (LOW * u64::from(b'\\')))
-            | (w.wrapping_sub(LOW * 0x20) & !w & HIGH);
-        if flags != 0 {
-            return Some(i + (flags.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    text.get(i..)?
-        .iter()
-        .position(|&b| STRING_STOP[b as usize])
-        .map(|run| i + run)
-}
-
-fn string(text: &[u8], nodes: &mut Vec<Node>, pos: usize) -> Result<usize, SyntaxError> {
+fn string(
+    text: &[u8],
+    nodes: &mut Vec<Node>,
+    pos: usize,
+    scan: &mut impl Scan,
+) -> Result<usize, SyntaxError> {
     let start = pos + 1;
     let mut i = start;
     let mut escaped = false;
     loop {
         // Fast scan to the next byte that needs a look.
-        i = string_stop(text, i)
+        i = scan
+            .string_stop(text, i)
             .ok_or_else(|| error_at(text, text.len(), "unterminated string"))?;
         match text[i] {
             b'"' => break,
@@ -799,13 +775,16 @@ fn string(text: &[u8], nodes: &mut Vec<Node>, pos: usize) -> Result<usize, Synta
     Ok(i + 1)
 }
 
-fn number(text: &[u8], nodes: &mut Vec<Node>, pos: usize) -> Result<usize, SyntaxError> {
+fn number(
+    text: &[u8],
+    nodes: &mut Vec<Node>,
+    pos: usize,
+    scan: &mut impl Scan,
+) -> Result<usize, SyntaxError> {
     let mut i = pos;
-    let digits = |i: &mut usize| {
+    let mut digits = |i: &mut usize| {
         let s = *i;
-        while text.get(*i).is_some_and(u8::is_ascii_digit) {
-            *i += 1;
-        }
+        *i = scan.digits_end(text, s);
         *i > s
     };
     if text.get(i) == Some(&b'-') {
@@ -871,40 +850,63 @@ fn literal(
     Ok(pos + word.len())
 }
 
+/// The SIMD and the scalar scans held to the same results: the same nodes (kind, text range,
+/// `next`), the same progress calls, the same root elements, the same errors (message, offset,
+/// line, column, UTF-16 positions). Run natively by the tests below and in the browser by
+/// tests/common/json.rs, which compiles this file into the browser tests for it.
 #[cfg(test)]
-mod tests {
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))] // the lib's own tests run natively only
+pub(crate) mod differential {
+    use super::scan::{Blocks, Scalar, Scan};
     use super::*;
-    use serde_json::Value;
 
-    fn tape(s: &str) -> Result<Tape, SyntaxError> {
-        Tape::parse(s.as_bytes().to_vec())
+    /// Whether the build's scans use SIMD (wasm32 with `simd128`, x86_64).
+    pub(crate) const SIMD: bool = super::scan::SIMD;
+
+    /// Everything a parse with `S` gives that the rest of the crate can see.
+    type Outcome = (
+        Result<Vec<(Kind, u32, u32, u32)>, SyntaxError>,
+        Vec<u32>,
+        Result<(Kind, u64), SyntaxError>,
+        Vec<(usize, Vec<(Kind, u32, u32, u32)>)>,
+    );
+
+    fn outcome<S: Scan>(text: &[u8]) -> Outcome {
+        let fields = |n: &Node| (n.kind, n.start, n.end, n.next);
+        let mut progress = Vec::new();
+        let tape = Tape::parse_watched_with::<S>(text.to_vec(), |at| progress.push(at))
+            .map(|t| t.nodes.iter().map(fields).collect());
+        let mut elements = Vec::new();
+        let streamed = for_each_root_element_with::<S>(text, |view, node| {
+            let end = view.nodes[node].next as usize;
+            elements.push((node, view.nodes[node..end].iter().map(fields).collect()));
+        });
+        (tape, progress, streamed, elements)
     }
 
-    /// Rebuilds a serde_json Value from the tape, to compare with serde_json's own parse.
-    fn to_value(t: &Tape, i: usize) -> Value {
-        view_value(t.view(), i)
+    /// Parses `text` with both scans, whole and streamed, and panics where they differ.
+    /// Returns whether the text is JSON.
+    pub(crate) fn assert_scans_agree(text: &[u8]) -> bool {
+        let scalar = outcome::<Scalar>(text);
+        let blocks = outcome::<Blocks>(text);
+        assert!(
+            scalar == blocks,
+            "the scans differ on {:?}:\nscalar {:?}\nblocks {:?}",
+            String::from_utf8_lossy(text),
+            scalar,
+            blocks
+        );
+        scalar.0.is_ok()
     }
 
-    fn view_value(t: TapeView<'_>, i: usize) -> Value {
-        match t.node(i).kind {
-            Kind::Null => Value::Null,
-            Kind::True => Value::Bool(true),
-            Kind::False => Value::Bool(false),
-            Kind::Number => serde_json::from_slice(t.raw(i)).unwrap(),
-            Kind::Str | Kind::EscStr => Value::String(t.string(i).unwrap().into_owned()),
-            Kind::Array => Value::Array(t.children(i).map(|c| view_value(t, c)).collect()),
-            Kind::Object => {
-                let mut map = serde_json::Map::new();
-                let mut it = t.children(i);
-                while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                    map.insert(t.string(k).unwrap().into_owned(), view_value(t, v));
-                }
-                Value::Object(map)
-            }
-        }
+    /// The scalar parse's error for `text`, if it is not JSON (to compare with what the
+    /// isolates report).
+    pub(crate) fn scalar_error(text: &[u8]) -> Option<SyntaxError> {
+        Tape::parse_watched_with::<Scalar>(text.to_vec(), |_| {}).err()
     }
 
-    const VALID: &[&str] = &[
+    /// Valid documents of the tests (each kind of value, escapes, nesting).
+    pub(crate) const VALID: &[&str] = &[
         "0",
         "-0",
         "1.5e10",
@@ -923,20 +925,8 @@ mod tests {
         "\"\\ud800\"",
     ];
 
-    #[test]
-    fn agrees_with_serde_json_on_valid_input() {
-        for s in VALID {
-            let t = tape(s).unwrap_or_else(|e| panic!("{s}: {e}"));
-            let expected: Value =
-                serde_json::from_str(s).unwrap_or_else(|_| Value::String("\u{FFFD}".into()));
-            if *s != "\"\\ud800\"" {
-                assert_eq!(to_value(&t, t.root()), expected, "{s}");
-            }
-            assert_eq!(t.json_text(t.root()), s.trim().as_bytes());
-        }
-    }
-
-    const INVALID: &[&str] = &[
+    /// Malformed documents of the tests, one per kind of error.
+    pub(crate) const INVALID: &[&str] = &[
         "",
         " ",
         "[",
@@ -970,6 +960,288 @@ mod tests {
         "Infinity",
         "'a'",
     ];
+
+    /// The other inputs of the tests: positions after a byte order mark and a line feed, in
+    /// UTF-16 units, invalid UTF-8, repeated keys, string lengths, pointers, root elements.
+    pub(crate) const OTHER: &[&[u8]] = &[
+        b"[1,\n 2,\n x]",
+        b"\xEF\xBB\xBF [1,2]",
+        b"\xEF\xBB\xBF[1,\n x]",
+        b"\xEF\xBB\xBF[x]",
+        b"\xEF\xBB\xBF\xEF\xBB\xBF[]",
+        b" \xEF\xBB\xBF[]",
+        b"[]\xEF\xBB\xBF",
+        b"\xEF\xBB",
+        "[\"é😀\",\n\"😀\", x]".as_bytes(),
+        b"\"\x80\"",
+        b"\"\xE2\x82\"",
+        b"\"\xC0\xAF\"",
+        b"\"\xED\xA0\x80\"",
+        b"\"\xFF\xFEa\"",
+        b"[\"\xFF\"",
+        br#"{"a":1,"b":2,"a":3}"#,
+        br#"{"a":1,"\u0061":2,"b":[{"a":1,"a":1}]}"#,
+        br#"{"\ud800":1,"\ud801":2,"\ud800":3}"#,
+        r#"{"\ud83d\ude00":1,"😀":2}"#.as_bytes(),
+        br#""\udc00\ud800x""#,
+        br#""a\n\u00e9""#,
+        br#"{"a/b":[10,{"x~y":"z"}],"k":"v\u0041"}"#,
+        br#"[{"a":1,"b":[true,{"c":null}]},[],{},"x",-0.5,[[1],[2]]]"#,
+        br#"{"not":"an array"}"#,
+        br#"{"\u+d80":1}"#,
+    ];
+
+    /// A small deterministic generator (xorshift64), so that a failure reproduces.
+    pub(crate) fn rng(seed: u64) -> impl FnMut() -> u64 {
+        let mut state = seed.max(1);
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
+    /// What may stand between two tokens: nothing most often, else a run of any length and
+    /// mix (indentation runs past a 64-byte block).
+    fn whitespace(next: &mut impl FnMut() -> u64, out: &mut Vec<u8>) {
+        match next() % 8 {
+            0..=3 => {}
+            4 => out.push(b' '),
+            5 => {
+                out.push(b'\n');
+                out.extend(std::iter::repeat_n(b' ', (next() % 80) as usize));
+            }
+            _ => {
+                for _ in 0..next() % 140 {
+                    out.push(b" \t\r\n"[(next() % 4) as usize]);
+                }
+            }
+        }
+    }
+
+    /// The body of a string: plain bytes, every escape, multi-byte characters, runs long enough
+    /// to cross blocks. Valid unless `next` says otherwise (a control byte, a bad escape).
+    fn string_body(next: &mut impl FnMut() -> u64, out: &mut Vec<u8>) {
+        let pieces: &[&[u8]] = &[
+            b"a",
+            b"abcdefghijklmnopqrstuvwxyz",
+            b"\\\"",
+            b"\\\\",
+            b"\\/",
+            b"\\b",
+            b"\\f",
+            b"\\n",
+            b"\\r",
+            b"\\t",
+            b"\\u00e9",
+            b"\\uD83D\\uDE00",
+            b"\\ud800",
+            "é".as_bytes(),
+            "€".as_bytes(),
+            "😀".as_bytes(),
+            b"\x7f",
+            b" ",
+        ];
+        let len = match next() % 4 {
+            0 => 0,
+            1 | 2 => next() % 6,
+            _ => next() % 40,
+        };
+        for _ in 0..len {
+            out.extend_from_slice(pieces[(next() as usize) % pieces.len()]);
+        }
+    }
+
+    /// A random JSON document: objects and arrays up to `depth` deep, all kinds of values.
+    pub(crate) fn document(next: &mut impl FnMut() -> u64, depth: u32, out: &mut Vec<u8>) {
+        whitespace(next, out);
+        match next() % if depth == 0 { 6 } else { 9 } {
+            0 => out.extend_from_slice(b"null"),
+            1 => out.extend_from_slice([&b"true"[..], b"false"][(next() % 2) as usize]),
+            2 | 3 => {
+                let number = match next() % 4 {
+                    0 => format!("{}", next() % 1000),
+                    1 => format!("-{}.{}", next() % 100, next() % 1_000_000),
+                    2 => format!("{}e{}", next() % 10, (next() % 40) as i64 - 20),
+                    _ => format!("{}.{:06}", 48 + next() % 4, next() % 1_000_000),
+                };
+                out.extend_from_slice(number.as_bytes());
+            }
+            4 | 5 => {
+                out.push(b'"');
+                string_body(next, out);
+                out.push(b'"');
+            }
+            kind => {
+                let object = kind == 6;
+                out.push(if object { b'{' } else { b'[' });
+                for i in 0..next() % 6 {
+                    if i > 0 {
+                        whitespace(next, out);
+                        out.push(b',');
+                    }
+                    if object {
+                        whitespace(next, out);
+                        out.push(b'"');
+                        string_body(next, out);
+                        out.push(b'"');
+                        whitespace(next, out);
+                        out.push(b':');
+                    }
+                    document(next, depth - 1, out);
+                }
+                whitespace(next, out);
+                out.push(if object { b'}' } else { b']' });
+            }
+        }
+        whitespace(next, out);
+    }
+
+    /// A string that holds `special` after `before` plain bytes, `skip` bytes into an array:
+    /// every escape and byte class at every offset from the string's start and from the text's.
+    pub(crate) fn aligned_strings(mut each: impl FnMut(&[u8])) {
+        let specials: Vec<Vec<u8>> = [
+            &br#"\""#[..],
+            br"\\",
+            br"\/",
+            br"\b",
+            br"\f",
+            br"\n",
+            br"\r",
+            br"\t",
+            br"\u00e9",
+            br"\uD83D\uDE00",
+            br"\u12",
+            br"\u12g4",
+            br"\x",
+            br"\",
+            b"\"",
+            "é".as_bytes(),
+            "😀".as_bytes(),
+            b"\xC3",
+            b"\x7f",
+            b"\xFF",
+        ]
+        .iter()
+        .map(|s| s.to_vec())
+        .chain((0..0x20u8).map(|b| vec![b]))
+        .collect();
+        for skip in [0usize, 1, 15, 16, 63] {
+            for before in 0..70 {
+                for special in &specials {
+                    let mut text = vec![b'['];
+                    text.extend(std::iter::repeat_n(b' ', skip));
+                    text.push(b'"');
+                    text.extend(std::iter::repeat_n(b'a', before));
+                    text.extend_from_slice(special);
+                    text.extend_from_slice(b"bc\",\"d\"]");
+                    each(&text);
+                    // The same, cut right after the special: the end of the text in the string.
+                    each(&text[..1 + skip + 1 + before + special.len()]);
+                }
+            }
+        }
+    }
+
+    /// Runs every check on `documents` random documents from `seed`: the tests' inputs, the
+    /// aligned strings, random documents, every prefix of some of them (truncations) and
+    /// mutations of them. Returns how many inputs were JSON and how many were not.
+    pub(crate) fn check_all(seed: u64, documents: usize) -> (usize, usize) {
+        let mut counts = (0, 0);
+        let mut check = |text: &[u8]| {
+            if assert_scans_agree(text) {
+                counts.0 += 1;
+            } else {
+                counts.1 += 1;
+            }
+        };
+        for text in VALID.iter().chain(INVALID) {
+            check(text.as_bytes());
+        }
+        for text in OTHER {
+            check(text);
+        }
+        check("[".repeat(10_000).as_bytes());
+        aligned_strings(&mut check);
+        let mut next = rng(seed);
+        let alphabet = b"[]{}\",:0123456789.eE+-tfnrulsa \\/u\n\t\x01\x80";
+        for n in 0..documents {
+            let mut text = Vec::new();
+            let depth = 1 + (next() % 5) as u32;
+            document(&mut next, depth, &mut text);
+            check(&text);
+            if n % 16 == 0 {
+                for end in 0..text.len() {
+                    check(&text[..end]);
+                }
+            }
+            for _ in 0..2 {
+                let mut mutated = text.clone();
+                for _ in 0..=(next() % 3) {
+                    let at = (next() as usize) % (mutated.len() + 1);
+                    let b = alphabet[(next() as usize) % alphabet.len()];
+                    match next() % 3 {
+                        0 if at < mutated.len() => mutated[at] = b,
+                        1 if at < mutated.len() => {
+                            mutated.remove(at);
+                        }
+                        _ => mutated.insert(at, b),
+                    }
+                }
+                check(&mutated);
+            }
+        }
+        counts
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::differential::{assert_scans_agree, INVALID, VALID};
+    use super::*;
+    use serde_json::Value;
+
+    fn tape(s: &str) -> Result<Tape, SyntaxError> {
+        Tape::parse(s.as_bytes().to_vec())
+    }
+
+    /// Rebuilds a serde_json Value from the tape, to compare with serde_json's own parse.
+    fn to_value(t: &Tape, i: usize) -> Value {
+        view_value(t.view(), i)
+    }
+
+    fn view_value(t: TapeView<'_>, i: usize) -> Value {
+        match t.node(i).kind {
+            Kind::Null => Value::Null,
+            Kind::True => Value::Bool(true),
+            Kind::False => Value::Bool(false),
+            Kind::Number => serde_json::from_slice(t.raw(i)).unwrap(),
+            Kind::Str | Kind::EscStr => Value::String(t.string(i).unwrap().into_owned()),
+            Kind::Array => Value::Array(t.children(i).map(|c| view_value(t, c)).collect()),
+            Kind::Object => {
+                let mut map = serde_json::Map::new();
+                let mut it = t.children(i);
+                while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                    map.insert(t.string(k).unwrap().into_owned(), view_value(t, v));
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    #[test]
+    fn agrees_with_serde_json_on_valid_input() {
+        for s in VALID {
+            let t = tape(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+            let expected: Value =
+                serde_json::from_str(s).unwrap_or_else(|_| Value::String("\u{FFFD}".into()));
+            if *s != "\"\\ud800\"" {
+                assert_eq!(to_value(&t, t.root()), expected, "{s}");
+            }
+            assert_eq!(t.json_text(t.root()), s.trim().as_bytes());
+        }
+    }
 
     #[test]
     fn rejects_what_serde_json_rejects() {
@@ -1220,6 +1492,7 @@ mod tests {
                     _ => bytes.insert(at, alphabet[(next() as usize) % alphabet.len()]),
                 }
             }
+            assert_scans_agree(&bytes);
             let ours = Tape::parse(bytes.clone());
             let theirs = serde_json::from_slice::<Value>(&bytes);
             match (ours, theirs) {
@@ -1323,53 +1596,175 @@ mod tests {
                 }
             }
             assert_root_elements_match(&bytes);
+            assert_scans_agree(&bytes);
         }
     }
 
+    /// The SIMD scans (SSE2 here, `simd128` in the browser) give what the scalar scans give, on
+    /// every input of these tests and on generated ones (see [`differential::check_all`]).
     #[test]
-    fn string_stop_finds_the_first_stop_byte() {
-        let simple = |text: &[u8], from: usize| {
-            text[from..]
-                .iter()
-                .position(|&b| STRING_STOP[b as usize])
-                .map(|run| from + run)
+    fn simd_and_scalar_scans_parse_the_same() {
+        assert_eq!(
+            differential::SIMD,
+            cfg!(target_arch = "x86_64"),
+            "the build's scans"
+        );
+        let (valid, invalid) = differential::check_all(0xD1FF_5EED, 3_000);
+        assert!(
+            valid > 3_000 && invalid > 3_000,
+            "{valid} valid, {invalid} invalid"
+        );
+    }
+
+    /// Parse throughput of the scalar and the SIMD scans on generated 50 MB documents:
+    /// `cargo test --release --lib -- --ignored --nocapture simd_vs_scalar_throughput`.
+    #[test]
+    #[ignore = "a benchmark: run it in release mode"]
+    fn simd_vs_scalar_throughput() {
+        use super::scan::{Blocks, Scalar};
+        use std::time::Instant;
+        let mb = 50 * 1024 * 1024;
+        let mut next = crate::test_rng::xorshift(0x5EED);
+        let mut documents: Vec<(&str, Vec<u8>)> = Vec::new();
+        let mut points = |pretty: bool| {
+            let (nl, indent, field, colon) = if pretty {
+                ("\n", "  ", "\n    ", ": ")
+            } else {
+                ("", "", "", ":")
+            };
+            let mut out = String::from("[");
+            let mut id = 0u64;
+            while out.len() < mb {
+                out.push_str(&format!(
+                    r#"{}{nl}{indent}{{{field}"id"{colon}{id},{field}"courier"{colon}"c-{}",{field}"lat"{colon}{}.{:06},{field}"lon"{colon}{}.{:06},{field}"speed"{colon}{}.{:02},{field}"ts"{colon}{},{field}"status"{colon}"{}"{nl}{indent}}}"#,
+                    if id == 0 { "" } else { "," },
+                    next() % 500,
+                    48 + next() % 4,
+                    next() % 1_000_000,
+                    2 + next() % 6,
+                    next() % 1_000_000,
+                    next() % 90,
+                    next() % 100,
+                    1_700_000_000_000u64 + id * 1000,
+                    ["moving", "idle", "delivering"][(next() % 3) as usize],
+                ));
+                id += 1;
+            }
+            out.push_str(nl);
+            out.push(']');
+            out
         };
-        let mut next = crate::test_rng::xorshift(0x51_7CC1_B727_220A);
-        // Every byte value at every offset of a 20-byte run, behind every other stop byte.
-        for stop in 0..=255u8 {
-            for at in 0..20 {
-                let mut text = vec![b'a'; 20];
-                text[at] = stop;
-                for from in 0..=at {
-                    assert_eq!(
-                        string_stop(&text, from),
-                        simple(&text, from),
-                        "{stop} at {at} from {from}"
-                    );
+        documents.push(("points (compact)", points(false).into_bytes()));
+        documents.push(("points (pretty)", points(true).into_bytes()));
+        let words = [
+            "lorem",
+            "ipsum",
+            "dolor",
+            "sit",
+            "amet",
+            "consectetur",
+            "adipiscing",
+            "elit",
+            "sed",
+            "do",
+            "eiusmod",
+            "tempor",
+            "incididunt",
+            "ut",
+            "labore",
+            "et",
+            "dolore",
+            "magna",
+            "aliqua",
+            "café",
+            "naïve",
+            "Zürich",
+        ];
+        let mut sentence = |n: u64| {
+            (0..n)
+                .map(|_| words[(next() % words.len() as u64) as usize])
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let mut texts = String::from("[");
+        let mut id = 0u64;
+        while texts.len() < mb {
+            texts.push_str(&format!(
+                r#"{}{{"id":{id},"title":"{}","body":"{}","author":{{"name":"{}","email":"user{id}@example.com"}},"tags":["{}","{}"],"quote":"she said \"{}\"\n"}}"#,
+                if id == 0 { "" } else { "," },
+                sentence(6),
+                sentence(60),
+                sentence(2),
+                sentence(1),
+                sentence(1),
+                sentence(5),
+            ));
+            id += 1;
+        }
+        texts.push(']');
+        documents.push(("string-heavy", texts.into_bytes()));
+        // Each measure: the fastest of 7 runs, scalar and SIMD alternating (this machine is
+        // shared: alternating spreads its load over both). The text's copy that a tape parse
+        // takes is made before the clock starts.
+        type Run = fn(Vec<u8>) -> usize;
+        let tape_with: [Run; 2] = [
+            |t| {
+                Tape::parse_watched_with::<Scalar>(t, |_| {})
+                    .unwrap()
+                    .nodes
+                    .len()
+            },
+            |t| {
+                Tape::parse_watched_with::<Blocks>(t, |_| {})
+                    .unwrap()
+                    .nodes
+                    .len()
+            },
+        ];
+        let each_with: [Run; 2] = [
+            |t| {
+                for_each_root_element_with::<Scalar>(&t, |_, _| {})
+                    .unwrap()
+                    .1 as usize
+            },
+            |t| {
+                for_each_root_element_with::<Blocks>(&t, |_, _| {})
+                    .unwrap()
+                    .1 as usize
+            },
+        ];
+        let utf8_with: [Run; 2] = [
+            |t| usize::from(Scalar::check_utf8(&t).is_ok()),
+            |t| usize::from(Blocks::check_utf8(&t).is_ok()),
+        ];
+        println!("MB/s, scalar → SIMD scans (native, x86_64 SSE2, release):");
+        for (name, text) in &documents {
+            let mut best = [[f64::INFINITY; 2]; 3];
+            for _ in 0..7 {
+                for (measure, runs) in [tape_with, each_with, utf8_with].iter().enumerate() {
+                    for (path, run) in runs.iter().enumerate() {
+                        let copy = text.clone();
+                        let t = Instant::now();
+                        std::hint::black_box(run(copy));
+                        best[measure][path] = best[measure][path].min(t.elapsed().as_secs_f64());
+                    }
                 }
             }
-        }
-        // Random text, mostly plain bytes and UTF-8 (bytes over 0x7f must never stop the scan).
-        for _ in 0..20_000 {
-            let len = (next() % 40) as usize;
-            let text: Vec<u8> = (0..len)
-                .map(|_| match next() % 16 {
-                    0 => b'"',
-                    1 => b'\\',
-                    2 => (next() % 0x20) as u8,
-                    3..=5 => 0x80 | (next() % 0x80) as u8,
-                    _ => b' ' + (next() % 0x5f) as u8,
-                })
-                .collect();
-            let from = if len == 0 {
-                0
-            } else {
-                (next() as usize) % (len + 1)
+            let mbs = |secs: f64| text.len() as f64 / 1e6 / secs;
+            let line = |[scalar, simd]: [f64; 2]| {
+                format!(
+                    "{:.0} → {:.0} ({:.2}×)",
+                    mbs(scalar),
+                    mbs(simd),
+                    scalar / simd
+                )
             };
-            assert_eq!(
-                string_stop(&text, from),
-                simple(&text, from),
-                "{text:?} from {from}"
+            println!(
+                "{name} ({:.1} MB): tape {}; for_each_root_element {}; UTF-8 check {}",
+                text.len() as f64 / 1e6,
+                line(best[0]),
+                line(best[1]),
+                line(best[2]),
             );
         }
     }

@@ -371,3 +371,43 @@ pub async fn json_isolates_are_reused_without_leaks() {
         "at most two spares are kept: {before} workers before, {after} after"
     );
 }
+
+// The parser is crate-private: its source is compiled in here once more, to run both of its
+// scans (SIMD with `simd128`, and scalar) on the same inputs in the browser's engine.
+#[path = "../../src/json/tape.rs"]
+#[allow(dead_code, unused_imports)]
+mod tape;
+
+/// The SIMD and scalar scans of the JSON parser give the same nodes and the same errors (message,
+/// offset, line, column) in this engine, on the parser's test inputs and on generated ones; and
+/// the isolates' parser (this build's scans) reports the scalar parse's positions.
+pub async fn json_simd_scans_match_scalar() {
+    // With simd128 `Blocks` runs on wasm SIMD; without (this project's builds), on its portable
+    // classification: either way it is held to the scalar scans.
+    let (valid, invalid) = tape::differential::check_all(0xB20_5E2, 300);
+    assert!(
+        valid > 300 && invalid > 300,
+        "{valid} valid, {invalid} invalid"
+    );
+    for text in [
+        "[1,\n 2,\n x]",
+        "{\"a\":\"é😀\\u00e9\",\n  \"b\": [1, 2,, 3]}",
+        "[\"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghij\u{1}\"]",
+        "{\"key\"   \n\t   :   \"unterminated",
+    ] {
+        let expected = tape::differential::scalar_error(text.as_bytes()).expect("malformed");
+        match JsonDocument::parse_bytes(bytes(text)).await {
+            Err(IsolateError::Json {
+                offset: Some(offset),
+                line: Some(line),
+                column: Some(column),
+                ..
+            }) => assert_eq!(
+                (offset, line, column),
+                (expected.offset, expected.line, expected.column),
+                "{text:?}"
+            ),
+            other => panic!("{text:?}: {other:?}"),
+        }
+    }
+}

@@ -243,6 +243,11 @@ macro_rules! wasm_isolates_suite {
         }
 
         #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn json_simd_scans_match_scalar() {
+            common::json::json_simd_scans_match_scalar().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
         async fn soak_pool_with_fault_injection() {
             common::soak::soak_pool_with_fault_injection().await;
         }

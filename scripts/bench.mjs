@@ -903,10 +903,12 @@ export function renderBenchDocs(rows) {
 
 /** `doc` with the text between the bench markers replaced by `section`; throws without markers. */
 export function replaceBenchSection(doc, section) {
-  const begin = doc.indexOf(DOCS_BEGIN);
-  const end = begin < 0 ? -1 : doc.indexOf(DOCS_END, begin + DOCS_BEGIN.length);
-  if (begin < 0 || end < 0) throw new Error(`no ${DOCS_BEGIN} … ${DOCS_END} section`);
-  return `${doc.slice(0, begin + DOCS_BEGIN.length)}\n${section.trim()}\n${doc.slice(end)}`;
+  // Only markers alone on their line count: the prose of the same file names them inline.
+  const lines = doc.split('\n');
+  const begin = lines.findIndex((l) => l.trim() === DOCS_BEGIN);
+  const end = begin < 0 ? -1 : lines.findIndex((l, i) => i > begin && l.trim() === DOCS_END);
+  if (begin < 0 || end < 0) throw new Error(`no ${DOCS_BEGIN} … ${DOCS_END} section (each alone on a line)`);
+  return [...lines.slice(0, begin + 1), section.trim(), ...lines.slice(end)].join('\n');
 }
 
 /**

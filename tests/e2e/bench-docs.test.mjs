@@ -98,6 +98,11 @@ test('replacing the section keeps the prose around the markers', () => {
   assert.ok(next.includes(runLine(meta)));
   assert.equal(replaceBenchSection(next, renderBenchDocs(rows)), next, 'a second write of the same run changes nothing');
   assert.throws(() => replaceBenchSection('# no markers\n', 'x'), /bench:begin/);
+  // Regression: the markers named inline in prose (as docs/benchmarks.md does) are not the
+  // section; the first real run wrote its tables into the prose between them.
+  const prose = `Tables go between \`${DOCS_BEGIN}\` and \`${DOCS_END}\`.\n\n${DOCS_BEGIN}\nold\n${DOCS_END}\n`;
+  const written = replaceBenchSection(prose, 'NEW');
+  assert.equal(written, `Tables go between \`${DOCS_BEGIN}\` and \`${DOCS_END}\`.\n\n${DOCS_BEGIN}\nNEW\n${DOCS_END}\n`);
 });
 
 test('docs/benchmarks.md carries the markers the bench writes between', () => {

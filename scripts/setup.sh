@@ -5,9 +5,10 @@
 #   scripts/setup.sh build   what building needs: the wasm32 target, wasm-bindgen-cli of the pinned
 #                            version, the npm dev-dependencies. No root, no browser. (`npm start`,
 #                            `npm run build`)
-#   scripts/setup.sh test    the above, plus what testing needs: Debian's chromium, chromium-driver
-#                            and firefox-esr (root: apt-get), geckodriver and wasm-pack. (`npm test`,
-#                            `npm run bench`; the default)
+#   scripts/setup.sh test    the above, plus what testing needs: Debian's chromium, chromium-driver,
+#                            firefox-esr, webkit2gtk-driver (WebKitWebDriver + MiniBrowser) and xvfb
+#                            (root: apt-get), geckodriver and wasm-pack. (`npm test`, `npm run bench`;
+#                            the default)
 # Safe to run again.
 set -euo pipefail
 
@@ -39,7 +40,7 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-# 2. Debian browsers and chromedriver (testing only). apt-get runs in the background while cargo
+# 2. Debian browsers and their drivers (testing only). apt-get runs in the background while cargo
 #    compiles the tools below: one waits on the network and the disk, the other on the CPUs, so a
 #    fresh machine is ready in about the time of the longer of the two instead of their sum.
 apt_pkgs=()
@@ -49,6 +50,9 @@ if [ "$mode" = test ]; then
   [ -x /usr/bin/chromium ] || apt_pkgs+=(chromium)
   [ -x /usr/bin/chromedriver ] || apt_pkgs+=(chromium-driver)
   [ -x /usr/lib/firefox-esr/firefox-esr ] || apt_pkgs+=(firefox-esr)
+  # WebKit, Safari's engine: WebKitWebDriver drives MiniBrowser, which needs an X display (Xvfb).
+  [ -x /usr/bin/WebKitWebDriver ] || apt_pkgs+=(webkit2gtk-driver)
+  [ -x /usr/bin/Xvfb ] || apt_pkgs+=(xvfb)
   if [ ${#apt_pkgs[@]} -gt 0 ]; then
     if is_root; then
       say "installing Debian packages in the background: ${apt_pkgs[*]}"
@@ -64,20 +68,35 @@ if [ "$mode" = test ]; then
 fi
 
 # 3. Cargo-installed tools: wasm-bindgen-cli (exact version of the crate); for testing geckodriver
-#    and wasm-pack.
+#    and wasm-pack. They build at the same time, each in its own temporary target dir: a lone
+#    `cargo install` leaves a core idle through its long serial stretches (one big crate, the final
+#    link), which the others fill; npm's install overlaps them too.
+tool_pids=()
+tool_names=()
+tool_logs=()
+install_tool() { # name, cargo install arguments...
+  local name="$1" log
+  shift
+  log="$(mktemp)"
+  (cargo install -q "$@" || { [ "$name" = wasm-pack ] && cargo install -q wasm-pack; }) >"$log" 2>&1 &
+  tool_pids+=($!)
+  tool_names+=("$name")
+  tool_logs+=("$log")
+}
 if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ] ||
    [ "$(wasm-bindgen-test-runner --version 2>/dev/null || true)" != "wasm-bindgen-test-runner $WASM_BINDGEN_VERSION" ]; then
   # Not --locked: its lockfile pins a webpki-roots version the registry here lacks (see shared design note).
-  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 2 minutes)"
-  cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION in the background (about 2 minutes alone)"
+  install_tool wasm-bindgen-cli wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 if [ "$mode" = test ] && ! command -v geckodriver >/dev/null; then
-  say "installing geckodriver (about 75 s)"
-  cargo install -q geckodriver --locked
+  say "installing geckodriver in the background (about 75 s alone)"
+  install_tool geckodriver geckodriver --locked
 fi
 if [ "$mode" = test ] && ! command -v wasm-pack >/dev/null; then
-  say "installing wasm-pack"
-  cargo install -q wasm-pack --locked || cargo install -q wasm-pack
+  # --locked first; without it if its lockfile names a crate version the registry lacks.
+  say "installing wasm-pack in the background"
+  install_tool wasm-pack wasm-pack --locked
 fi
 
 # 4. npm dev-dependencies (puppeteer-core for the page tests; it never downloads a browser).
@@ -86,6 +105,15 @@ if [ ! -d node_modules/puppeteer-core ] || [ ! -f node_modules/.package-lock.jso
   say "installing npm dev-dependencies"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+for i in "${!tool_pids[@]}"; do
+  if ! wait "${tool_pids[$i]}"; then
+    tail -n 30 "${tool_logs[$i]}" >&2
+    die "cargo install ${tool_names[$i]} failed (output above)"
+  fi
+  rm -f "${tool_logs[$i]}"
+  say "${tool_names[$i]} installed"
+done
 
 if [ -n "$apt_pid" ]; then
   if ! wait "$apt_pid"; then

@@ -380,7 +380,10 @@ function setBadge(id, text, kind, title = '') {
 
 function showCapabilities(c) {
   if (c.crossOriginIsolated) {
-    setBadge('badge-coi', 'cross-origin isolated', 'ok', 'COOP/COEP are set: SharedArrayBuffer is available');
+    // WebKitGTK is isolated yet has no SharedArrayBuffer: say what this browser really offers.
+    setBadge('badge-coi', 'cross-origin isolated', 'ok', c.sharedArrayBuffer
+      ? 'COOP/COEP are set: SharedArrayBuffer is available'
+      : 'COOP/COEP are set, but this browser does not expose SharedArrayBuffer even so');
   } else {
     setBadge('badge-coi', 'not cross-origin isolated', 'warn',
       'Serve the page with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp');

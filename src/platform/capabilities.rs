@@ -49,11 +49,15 @@ impl GlobalContext {
 /// One-shot tasks ([`run`](crate::run::run), [`compute`](crate::run::compute)) need [`workers`] and
 /// [`module_workers`]. Long-lived isolates need [`shared_array_buffer`] too, which browsers only
 /// expose on cross-origin isolated pages (served with `Cross-Origin-Opener-Policy: same-origin`
-/// and `Cross-Origin-Embedder-Policy: require-corp`).
+/// and `Cross-Origin-Embedder-Policy: require-corp`) — and not every browser even there:
+/// WebKitGTK 2.50 reports `crossOriginIsolated === true` with no `SharedArrayBuffer`. So
+/// [`can_spawn`](Self::can_spawn) looks for `SharedArrayBuffer` itself and never infers it from
+/// [`cross_origin_isolated`], which is reported for information only.
 ///
 /// [`workers`]: Self::workers
 /// [`module_workers`]: Self::module_workers
 /// [`shared_array_buffer`]: Self::shared_array_buffer
+/// [`cross_origin_isolated`]: Self::cross_origin_isolated
 ///
 /// ```
 /// use wasm_isolates::Capabilities;
@@ -72,9 +76,13 @@ pub struct Capabilities {
     pub workers: bool,
     /// Workers can load ES modules (`{type: "module"}`), which isolates use to import the glue.
     pub module_workers: bool,
-    /// `SharedArrayBuffer` is available, so long-lived isolates can share a control block.
+    /// The `SharedArrayBuffer` constructor exists in this scope, so long-lived isolates can share
+    /// a control block. This, not [`cross_origin_isolated`](Self::cross_origin_isolated), decides
+    /// [`can_spawn`](Self::can_spawn).
     pub shared_array_buffer: bool,
-    /// The page is cross-origin isolated (`self.crossOriginIsolated`).
+    /// The page is cross-origin isolated (`self.crossOriginIsolated`). Necessary for
+    /// `SharedArrayBuffer` in Chromium and Firefox, but not sufficient: WebKitGTK 2.50 is isolated
+    /// and has none.
     pub cross_origin_isolated: bool,
     /// `navigator.hardwareConcurrency` (on native builds: the available parallelism).
     pub hardware_concurrency: u32,
@@ -95,6 +103,7 @@ impl Capabilities {
         let global = js_sys::global();
         let get = |name: &str| Reflect::get(&global, &JsValue::from_str(name)).ok();
         let workers = get("Worker").is_some_and(|v| v.is_function());
+        // The constructor itself, not `crossOriginIsolated`: an isolated WebKitGTK page has none.
         let shared_array_buffer = get("SharedArrayBuffer").is_some_and(|v| v.is_function());
         let cross_origin_isolated =
             get("crossOriginIsolated").and_then(|v| v.as_bool()) == Some(true);
@@ -134,7 +143,8 @@ impl Capabilities {
         (self.workers && self.module_workers) || cfg!(not(target_arch = "wasm32"))
     }
 
-    /// Long-lived isolates (`Isolate::spawn`) work here: module workers and `SharedArrayBuffer`.
+    /// Long-lived isolates (`Isolate::spawn`) work here: module workers and `SharedArrayBuffer`
+    /// (present, whatever `crossOriginIsolated` says).
     pub fn can_spawn(&self) -> bool {
         self.workers && self.module_workers && self.shared_array_buffer
     }
@@ -180,6 +190,31 @@ mod tests {
         ] {
             assert_eq!(GlobalContext::parse(c.as_str()), c);
         }
+    }
+
+    #[test]
+    fn spawn_is_decided_by_shared_array_buffer_not_by_isolation() {
+        // WebKitGTK 2.50 on a page served with COOP/COEP: isolated, no SharedArrayBuffer.
+        let webkit = Capabilities {
+            workers: true,
+            module_workers: true,
+            shared_array_buffer: false,
+            cross_origin_isolated: true,
+            hardware_concurrency: 4,
+            context: GlobalContext::Window,
+            in_isolate: false,
+        };
+        assert!(!webkit.can_spawn());
+        let with_sab = Capabilities {
+            shared_array_buffer: true,
+            ..webkit.clone()
+        };
+        assert!(with_sab.can_spawn());
+        let no_module_workers = Capabilities {
+            module_workers: false,
+            ..with_sab
+        };
+        assert!(!no_module_workers.can_spawn());
     }
 
     #[test]

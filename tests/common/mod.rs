@@ -325,27 +325,33 @@ pub fn assert_expected_mode(expected_context: GlobalContext) {
     assert!(caps.can_run());
     assert!(!caps.in_isolate);
     match option_env!("WASM_ISOLATES_EXPECT_COI") {
-        Some("1") => {
-            assert!(
-                caps.cross_origin_isolated,
-                "expected an isolated page: {caps:?}"
-            );
-            assert!(caps.shared_array_buffer && caps.can_spawn(), "{caps:?}");
-        }
-        Some("0") => {
-            assert!(
-                !caps.cross_origin_isolated,
-                "expected a non-isolated page: {caps:?}"
-            );
-            assert!(!caps.can_spawn(), "{caps:?}");
-        }
+        Some("1") => assert!(
+            caps.cross_origin_isolated,
+            "expected an isolated page: {caps:?}"
+        ),
+        Some("0") => assert!(
+            !caps.cross_origin_isolated,
+            "expected a non-isolated page: {caps:?}"
+        ),
+        _ => {}
+    }
+    // Isolation does not imply SharedArrayBuffer: WebKitGTK 2.50 is isolated and has none.
+    match option_env!("WASM_ISOLATES_EXPECT_SAB") {
+        Some("1") => assert!(caps.shared_array_buffer && caps.can_spawn(), "{caps:?}"),
+        Some("0") => assert!(!caps.shared_array_buffer && !caps.can_spawn(), "{caps:?}"),
         _ => {}
     }
     let ua = user_agent();
     match option_env!("WASM_ISOLATES_EXPECT_ENGINE") {
         Some("chrome") => assert!(ua.contains("Chrome/"), "{ua}"),
         Some("firefox") => assert!(ua.contains("Firefox/"), "{ua}"),
-        _ => {}
+        // Chromium's user agent names AppleWebKit too; WebKitGTK's names neither Chrome nor Firefox.
+        Some("webkit") => assert!(
+            ua.contains("AppleWebKit/") && !ua.contains("Chrome/") && !ua.contains("Firefox/"),
+            "{ua}"
+        ),
+        Some(other) => panic!("unknown WASM_ISOLATES_EXPECT_ENGINE {other}"),
+        None => {}
     }
 }
 

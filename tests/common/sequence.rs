@@ -97,22 +97,32 @@ pub async fn the_stall_probe_sees_a_long_task() {
 
 /// 581,000 products (the seed's 60 MB body) arrive through `run_vec` with no turn of this
 /// thread's event loop 50 ms late and no long task, equal to what the task made.
+///
+/// Up to three attempts: the probe also sees the OS descheduling this thread, which happens when
+/// other programs load the two cores (seen in WebKit at a load average of 5 and more). Decoding
+/// in one task — what `run` does, and what this test fails on — stalls every attempt.
 pub async fn a_60_mb_typed_sequence_arrives_without_a_long_task() {
-    let (result, late, long_tasks) = stalls_during(run_vec(make_products, PRODUCTS_IN_60_MB)).await;
-    let products = result.expect("run_vec failed");
-    assert_eq!(
-        (late, long_tasks),
-        (0, 0),
-        "late turns / long tasks while 581,000 products arrived"
-    );
-    assert_eq!(products.len(), PRODUCTS_IN_60_MB as usize);
-    // Compared element by element (building a second vector of 581,000 would be one more big
-    // allocation for nothing).
-    for (i, p) in products.iter().enumerate() {
-        if *p != product(i as u32) {
-            panic!("element {i} differs: {p:?}");
+    let mut attempts = Vec::new();
+    for _ in 0..3 {
+        let (result, late, long_tasks) =
+            stalls_during(run_vec(make_products, PRODUCTS_IN_60_MB)).await;
+        let products = result.expect("run_vec failed");
+        assert_eq!(products.len(), PRODUCTS_IN_60_MB as usize);
+        // Compared element by element (building a second vector of 581,000 would be one more
+        // big allocation for nothing).
+        for (i, p) in products.iter().enumerate() {
+            if *p != product(i as u32) {
+                panic!("element {i} differs: {p:?}");
+            }
+        }
+        attempts.push((late, long_tasks));
+        if (late, long_tasks) == (0, 0) {
+            return;
         }
     }
+    panic!(
+        "late turns and long tasks while 581,000 products arrived, in each attempt: {attempts:?}"
+    );
 }
 
 /// A panic in a sequence task is its typed error, and the pool goes on.

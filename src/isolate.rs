@@ -381,7 +381,7 @@ impl Isolate {
     }
 
     /// Holds delivery of messages on the isolate's [`ReceivePort`](crate::port::ReceivePort)s until
-    /// [`resume`](Self::resume); code in the isolate sees [`is_paused`](crate::inside::lifecycle::is_paused) turn true. Messages are
+    /// [`resume`](Self::resume); code in the isolate sees [`is_paused`](crate::inside::pause::is_paused) turn true. Messages are
     /// kept, not dropped.
     pub fn pause(&self) {
         self.inner.control.store(control::PAUSE, 1);

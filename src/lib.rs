@@ -91,7 +91,9 @@ mod test_rng;
 
 pub use error::IsolateError;
 #[cfg(target_arch = "wasm32")]
-pub use inside::lifecycle::{exit, is_paused, should_stop};
+pub use inside::lifecycle::{exit, should_stop};
+#[cfg(target_arch = "wasm32")]
+pub use inside::pause::is_paused;
 #[cfg(target_arch = "wasm32")]
 pub use isolate::{ExitReason, Isolate, IsolateBuilder, IsolateState, Priority};
 #[cfg(target_arch = "wasm32")]

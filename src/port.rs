@@ -216,7 +216,7 @@ impl<T: DeserializeOwned> Stream for ReceivePort<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         // `Isolate::pause` holds delivery inside a paused isolate.
-        if crate::inside::lifecycle::paused_here(cx.waker()) {
+        if crate::inside::pause::paused_here(cx.waker()) {
             return Poll::Pending;
         }
         if let Some(next) = self.inner.queue.borrow_mut().pop_front() {

@@ -1,6 +1,7 @@
 //! What runs inside an isolate: the dispatcher the worker's bootstrap hands every message to
 //! ([`dispatch`]), and what the isolate's own code may ask of its life ([`lifecycle`]:
-//! `should_stop`, `is_paused`, `exit`).
+//! `should_stop`, `exit`; [`pause`]: `is_paused`).
 
 pub(crate) mod dispatch;
 pub(crate) mod lifecycle;
+pub(crate) mod pause;

@@ -72,6 +72,16 @@ pub struct JsIsolateContext {
     pub(crate) progress: Option<SendPort<crate::js::port::Progress>>,
 }
 
+/// `args` with the task's `IsolateContext` appended.
+pub(crate) fn with_context(
+    args: &JsValue,
+    progress: Option<SendPort<crate::js::port::Progress>>,
+) -> Array {
+    let args = Array::from(args);
+    args.push(&JsIsolateContext { progress }.into());
+    args
+}
+
 #[wasm_bindgen(js_class = IsolateContext)]
 impl JsIsolateContext {
     /// A new `ReceivePort` in this isolate.
@@ -105,7 +115,7 @@ impl JsIsolateContext {
     /// True while the parent holds this isolate paused.
     #[wasm_bindgen(js_name = isPaused)]
     pub fn is_paused(&self) -> bool {
-        crate::inside::lifecycle::is_paused()
+        crate::inside::pause::is_paused()
     }
 }
 

@@ -1,7 +1,7 @@
 //! The JS API's pool: `new IsolatePool(options)` runs exported functions of ES modules in
 //! isolates, with the Rust pool's queue, timeouts, cancellation and worker replacement.
 
-use crate::js::isolate::{call_function, load_export, JsIsolateContext};
+use crate::js::isolate::{call_function, load_export, with_context};
 use crate::js::port::{JsMessage, Progress};
 use crate::js::support::Thrown;
 use crate::pool::IsolatePool;
@@ -40,13 +40,6 @@ struct JsCall {
 struct JsResult {
     value: Transferable<JsValue>,
     transfer: Vec<Transferable<JsValue>>,
-}
-
-/// `args` with the task's `IsolateContext` appended.
-pub(crate) fn with_context(args: &JsValue, progress: Option<SendPort<Progress>>) -> Array {
-    let args = Array::from(args);
-    args.push(&JsIsolateContext { progress }.into());
-    args
 }
 
 /// Runs in the isolate.

@@ -81,7 +81,7 @@ async fn produce(call: StreamCall) {
         Ok(f) => f,
         Err(e) => return fail(&e),
     };
-    let args = crate::js::pool::with_context(&call.args.into_js(), None);
+    let args = crate::js::isolate::with_context(&call.args.into_js(), None);
     let it = match JsFuture::from(open_iterator(&f, &args)).await {
         Ok(it) => it,
         Err(e) => return fail(&e),

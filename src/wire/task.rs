@@ -121,9 +121,19 @@ where
     // SAFETY: `task` was produced by `TaskRef::sync::<I, O>` from a `fn(I) -> O`, and this
     // trampoline was instantiated with the same `I` and `O` in the same call.
     let f: fn(I) -> O = unsafe { std::mem::transmute(task) };
+    call_and_encode(f, input, attached, |o| codec::encode_after(reserve, o))
+}
+
+/// Decodes the input, calls `f` on it, and encodes its output with `encode`.
+fn call_and_encode<I: DeserializeOwned, O>(
+    f: fn(I) -> O,
+    input: &[u8],
+    attached: Attachments,
+    encode: impl FnOnce(&O) -> Result<(Vec<u8>, Attachments), IsolateError>,
+) -> TaskFuture {
     let out = codec::decode::<I>(input, attached)
         .map(f)
-        .and_then(|o| codec::encode_after(reserve, &o))
+        .and_then(|o| encode(&o))
         .map_err(codec_failure);
     TaskFuture::Ready(out)
 }
@@ -140,11 +150,9 @@ where
 {
     // SAFETY: as in `sync_trampoline`, for `TaskRef::batched::<I, T>` from a `fn(I) -> Vec<T>`.
     let f: fn(I) -> Vec<T> = unsafe { std::mem::transmute(task) };
-    let out = codec::decode::<I>(input, attached)
-        .map(f)
-        .and_then(|items| crate::wire::batches::encode_after(reserve, &items))
-        .map_err(codec_failure);
-    TaskFuture::Ready(out)
+    call_and_encode(f, input, attached, |items| {
+        crate::wire::batches::encode_after(reserve, items)
+    })
 }
 
 fn async_trampoline<I, O, F>(

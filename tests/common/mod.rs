@@ -316,6 +316,17 @@ pub async fn wait(ms: u32) {
     let _ = wasm_bindgen_futures::JsFuture::from(sleep(ms)).await;
 }
 
+/// Polls `done` every 10 ms until it holds, failing (not hanging) after 10 s.
+pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if done() {
+            return;
+        }
+        wait(10).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
 /// The runner was started in the mode `npm test` says (engine, cross-origin isolation); a run in
 /// the wrong mode fails here instead of silently testing the other one.
 pub fn assert_expected_mode(expected_context: GlobalContext) {

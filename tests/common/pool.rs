@@ -1,6 +1,6 @@
 //! IsolatePool behaviour: FIFO, queue bound, timeouts, cancellation, restart, close, leaks.
 
-use super::{never, wait};
+use super::{eventually, never};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -18,17 +18,6 @@ async fn sleep_then(ms: u32) -> u32 {
 async fn hang(_: ()) -> u32 {
     let _ = wasm_bindgen_futures::JsFuture::from(never()).await;
     0
-}
-
-/// Polls `done` every few ms until it holds (bounded, so a bug fails instead of hanging).
-async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..1000 {
-        if done() {
-            return;
-        }
-        wait(10).await;
-    }
-    panic!("timed out waiting for: {what}");
 }
 
 /// 1,000 small tasks on one isolate complete in submission order.

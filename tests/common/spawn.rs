@@ -1,6 +1,6 @@
 //! Long-lived isolates: ports, forwarding, kill, pause, listeners, exit, leaks.
 
-use super::wait;
+use super::{eventually, wait};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use wasm_isolates::{
@@ -10,17 +10,6 @@ use wasm_isolates::{
 
 fn can_spawn() -> bool {
     Capabilities::detect().can_spawn()
-}
-
-/// Polls `done` every 10 ms until it holds, failing (not hanging) after 10 s.
-async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..1000 {
-        if done() {
-            return;
-        }
-        wait(10).await;
-    }
-    panic!("timed out waiting for: {what}");
 }
 
 /// Receives the next message, failing (not hanging) after a few seconds.

@@ -169,6 +169,14 @@ struct PortState {
 }
 
 impl PortState {
+    /// Closes the port and lets its Rust port go: what `return()` does for a `for await` loop
+    /// left early, on the port and on its iterator alike.
+    fn finish(&self) -> Promise {
+        self.close();
+        self.port.borrow_mut().take();
+        Promise::resolve(&crate::js::support::iter_result(&JsValue::UNDEFINED, true))
+    }
+
     fn next(state: &Rc<PortState>) -> Promise {
         let prev = state.tail.borrow().clone();
         let inner = state.clone();
@@ -249,9 +257,7 @@ impl JsReceivePort {
     /// Closes the port (a `for await` loop left early calls this) and ends the iteration.
     #[wasm_bindgen(js_name = "return")]
     pub fn return_(&self) -> Promise {
-        self.state.close();
-        self.state.port.borrow_mut().take();
-        Promise::resolve(&crate::js::support::iter_result(&JsValue::UNDEFINED, true))
+        self.state.finish()
     }
 
     /// An iterator over this port's messages (`for await (const m of port)`).
@@ -279,9 +285,7 @@ impl JsPortIterator {
     /// Leaving a `for await` loop early closes the port, as cancelling a subscription does in Dart.
     #[wasm_bindgen(js_name = "return")]
     pub fn return_(&self) -> Promise {
-        self.state.close();
-        self.state.port.borrow_mut().take();
-        Promise::resolve(&crate::js::support::iter_result(&JsValue::UNDEFINED, true))
+        self.state.finish()
     }
 
     /// Itself, as iterators are.

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// `npm run bench`: measure the demo page's strategies in headless browsers and write a report.
+// `npm run bench`: measure the demo page's strategies in browsers and write a report.
 //
-//   npm run bench                       # setup + build, then every suite: Chromium and Firefox,
-//                                       #   points and products, 1 / 10 / 50 / 100 MB, 3 runs each
-//   npm run bench -- --quick            # points, 10 and 50 MB (under 4 minutes with the build)
+//   npm run bench                       # setup + build, then every suite: Chromium, Firefox and
+//                                       #   WebKit, points and products, 1 / 10 / 50 / 100 MB, 3 runs each
+//   npm run bench -- --quick            # points, 10 and 50 MB, fewer comparison runs
 //   npm run bench -- --no-build --engines=chromium --sizes=10 --strategies=handle,columns --runs=5
 //   npm run bench -- --quick --screenshot=www/screenshot.png   # also: the page after a 50 MB run
 //
@@ -14,12 +14,20 @@
 // which a browser could not be launched — leaves the docs as they are unless --docs is given, so
 // a quick look at one case never replaces a full run's tables. --no-docs never writes them.
 //
-// Options: --quick, --runs=N (≥ 1; default 3), --engines=chromium,firefox, --datasets=points,products,
-// --sizes=1,10,50,100, --strategies=main-parse,worker-clone,handle,columns,objects, --suites=json,
-// --animate (keep the page's animation drawing during runs; see below), --no-build (skip setup and
-// build: use the www/pkg that is there), --out=target/bench/report.json, --screenshot=PATH,
-// --suites=json,rtt,cold,transfer,pool_scaling,throughput,memory,size, --cmp-runs=N, --rtt-calls=N,
-// --docs (write docs/benchmarks.md even after a partial run), --no-docs (never write it).
+// Options: --quick, --runs=N (≥ 1; default 3), --engines=chromium,firefox,webkit,
+// --datasets=points,products, --sizes=1,10,50,100, --strategies=main-parse,worker-clone,handle,
+// columns,objects, --animate (keep the page's animation drawing during runs; see below),
+// --no-build (skip setup and build: use the www/pkg that is there), --out=target/bench/report.json,
+// --screenshot=PATH, --suites=size,json,rtt,cold,transfer,pool_scaling,throughput,memory,js_task,
+// parse_mbps,url,typed, --cmp-runs=N, --rtt-calls=N, --docs (write docs/benchmarks.md even after
+// a partial run), --no-docs (never write it).
+//
+// Engines: Chromium (CDP) and Firefox (WebDriver BiDi) through puppeteer-core, headless; WebKit
+// (WebKitGTK's MiniBrowser, isolated but without SharedArrayBuffer) through Debian's
+// WebKitWebDriver over W3C WebDriver classic (scripts/webdriver-client.mjs), on an Xvfb display
+// ($DISPLAY when set). WebKit runs the json suite at 10 and 50 MB, rtt, cold, js_task,
+// parse_mbps and url; what needs CDP (the trace) or the Long Tasks API is null there. benchPlan()
+// says what a run will measure where, and is printed first.
 //
 // The page is served from www/ with COOP/COEP (cross-origin isolated) and the same strict CSP as the
 // page tests, and driven through window.__demo (www/main.js). For each engine × dataset × size ×
@@ -44,8 +52,9 @@
 // (www/probe.js: how late the thread answered, whatever the cause, the OS's descheduling
 // included), every engine; main_busy_ms and longest_task_ms come from N more runs under a
 // Chromium performance trace (scripts/trace.mjs: wall time of the main thread's tasks that did
-// 1 ms or more of CPU work in the window; null in Firefox, whose driver here has no tracing). A failed cell is a row with "error" instead of numbers. More row kinds: add a
-// suite to SUITES below; its rows go into the same report (e.g. {"row": "rtt", ...}).
+// 1 ms or more of CPU work in the window; null in Firefox and WebKit, whose drivers here cannot
+// trace). A failed cell is a row with "error" instead of numbers. More row kinds: add a suite to
+// SUITES below; its rows go into the same report (e.g. {"row": "rtt", ...}).
 //
 // Comparison suites (issue 8): wasm-isolates ("ours": the hidden __bench* exports of the glue) side
 // by side with the raw platform, Comlink 4 and workerpool 10, in one page (www/bench.html, driven
@@ -64,18 +73,34 @@
 //   throughput     10,000 tiny tasks, ours vs workerpool, hardwareConcurrency workers: tasks/s
 //   memory         extra bytes of one idle isolate (measureUserAgentSpecificMemory; Chromium,
 //                  cross-origin isolated), ours vs a raw worker with the module instantiated
+//   js_task        (issue 16) a JS task: ours = IsolatePool.run(moduleUrl, 'noop', []) of the
+//                  plain module www/bench-task.js (the JS API, not __bench*). js_rtt: warm round
+//                  trip vs Comlink and workerpool (goal ours ≤ Comlink); js_throughput: 10,000
+//                  tasks on hardwareConcurrency workers vs workerpool (goal tasks/s ≥ workerpool's)
+//   parse_mbps     (issue 18) __benchParseMbps: the tape parse alone inside an isolate (no
+//                  transfer, no generation in the clock), points and products of PARSE_MB MB,
+//                  in MB/s (10^6 bytes per second)
+//   url            (issue 18) parseJson(new URL(...), {mode: 'handle'}) end to end at 50 and 100
+//                  MB next to fetch-only (an isolate fetching the URL into bytes) and parse-only
+//                  (the same bytes in memory to parseJson); goal url ≤ 1.15 × the larger. The
+//                  documents are the demo's points, written before the browsers start into
+//                  www/bench-vendor/data/ and removed after the run
 //   typed          the seed's compute(parse_products, body) at 20/60/100 MB (20/60 quick): Rust
 //                  `compute` (one-task decode) vs `run_vec` (batched) vs JSON.parse + map in JS;
 //                  total ms, longest probe stall, missed frames, long tasks
 //   size           (once, in node) wasm raw and gzip -9 with and without the `json` feature (the
 //                  latter built into target/bench-nojson), and the JS glue
 // Rows: {"row": "rtt", "engine", "subject": "ours"|"raw"|"comlink"|"workerpool", "median_ms",
-// "min_ms", "max_ms", "runs"}; non-time rows carry "value" and "unit"; {"row": "ratio", "name",
+// "min_ms", "max_ms", "runs"}; non-time rows carry "value" and "unit" (parse_mbps: MB/s of the
+// median run, with min_value and max_value); url rows carry "case", "bytes", "records" and "ok"
+// (every run saw the whole document); {"row": "ratio", "name",
 // "value", "unit": "x", "goal"} rows hold the ratios printed; a failed subject is a row with "error".
 // This file imports only node built-ins at top level: node_modules may not exist before setup.
 
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,7 +109,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 // ---- options ---------------------------------------------------------------------------------
 const ALL = {
-  engines: ['chromium', 'firefox'],
+  engines: ['chromium', 'firefox', 'webkit'],
   datasets: ['points', 'products'],
   sizes: [1, 10, 50, 100],
   strategies: ['main-parse', 'worker-clone', 'handle', 'columns', 'objects'],
@@ -160,8 +185,8 @@ export function parseArgs(argv) {
 const sameSet = (a, b) => a.length === b.length && a.every((x) => b.map(String).includes(String(x)));
 
 function fileHelp() {
-  return 'usage: node scripts/bench.mjs [--quick] [--runs=N] [--engines=chromium,firefox] [--datasets=points,products]\n'
-    + '         [--sizes=1,10,50,100] [--strategies=...] [--suites=json,rtt,cold,transfer,pool_scaling,throughput,memory,size]\n'
+  return 'usage: node scripts/bench.mjs [--quick] [--runs=N] [--engines=chromium,firefox,webkit] [--datasets=points,products]\n'
+    + `         [--sizes=1,10,50,100] [--strategies=...] [--suites=${SUITES.map((s) => s.name).join(',')}]\n`
     + '         [--cmp-runs=N] [--rtt-calls=N] [--animate] [--no-build] [--out=FILE] [--screenshot=PNG] [--docs | --no-docs]\n'
     + 'Writes its tables into docs/benchmarks.md unless --no-docs; a partial run (--suites, --engines, --datasets,\n'
     + '--sizes or --strategies narrower than the default, or a browser that did not launch) only with --docs.';
@@ -222,6 +247,100 @@ async function openDemo(browser, url, problems) {
   await page.waitForFunction(() => window.__demo !== undefined, { timeout: 30_000 });
   await page.evaluate(() => window.__demo.ready);
   return page;
+}
+
+// ---- WebKit --------------------------------------------------------------------------------
+// WebKitGTK's MiniBrowser, driven by Debian's WebKitWebDriver over W3C WebDriver classic
+// (scripts/webdriver-client.mjs): puppeteer-core speaks only CDP and WebDriver BiDi, which that
+// driver does not. MiniBrowser has no headless mode, so it runs on a virtual display (Xvfb, or
+// $DISPLAY when set). What WebDriver classic cannot give (no CDP: no performance trace, and
+// WebKit has no Long Tasks API) is null in WebKit's rows and `n/a` in the tables.
+
+/** How long one call into a WebKit page may take (a 50 MB `objects` run on a busy machine included). */
+const WEBKIT_CALL_MS = 600_000;
+
+/**
+ * A WebKit "browser": an X display and one WebDriver session per opened page (each session is
+ * its own MiniBrowser, as a puppeteer page is its own tab). The session started here to learn
+ * the version serves the first page. Rejects when Xvfb, the driver or MiniBrowser cannot start.
+ */
+async function launchWebKitBrowser() {
+  const { launchWebKit, startXvfb } = await import('./webdriver-client.mjs');
+  const xvfb = process.env.DISPLAY ? null : await startXvfb();
+  const display = process.env.DISPLAY ?? xvfb.display;
+  let spare;
+  try {
+    spare = await launchWebKit({ display });
+  } catch (err) {
+    await xvfb?.close();
+    throw err;
+  }
+  const caps = spare.capabilities ?? {};
+  const version = `${caps.browserName ?? 'WebKit'}/${caps.browserVersion ?? 'unknown'}`;
+  const sessions = new Set([spare]);
+  return {
+    version: () => version,
+    /** A WebDriver session of its own (the spare one first). */
+    async session() {
+      if (spare) {
+        const s = spare;
+        spare = null;
+        return s;
+      }
+      const s = await launchWebKit({ display });
+      sessions.add(s);
+      return s;
+    },
+    async release(session) {
+      sessions.delete(session);
+      await session.close();
+    },
+    async close() {
+      await Promise.all([...sessions].map((s) => s.close()));
+      sessions.clear();
+      await xvfb?.close();
+    },
+  };
+}
+
+/**
+ * `url` in a WebKit session of its own, once `window[hook].ready` has resolved: an object with
+ * the two methods the suites use of a puppeteer page, `evaluate(fn, ...args)` and `close()`.
+ * WebDriver classic has no event stream, so errors, unhandled rejections and CSP violations are
+ * recorded in the page by listeners installed right after navigation; `close()` moves them
+ * into `problems`.
+ */
+async function openWebKitPage(browser, url, hook, problems, label) {
+  const wk = await browser.session();
+  try {
+    await wk.navigate(url);
+    await wk.execute(`
+      window.__problems = [];
+      addEventListener('error', (e) => window.__problems.push('error: ' + (e.message || e.type) + ' at ' + (e.filename || '?') + ':' + (e.lineno || 0)), true);
+      addEventListener('unhandledrejection', (e) => window.__problems.push('unhandledrejection: ' + (e.reason && e.reason.stack || e.reason)));
+      document.addEventListener('securitypolicyviolation', (e) => window.__problems.push('CSP: ' + e.violatedDirective + ' blocked ' + (e.blockedURI || '(inline)')));
+    `);
+    await wk.waitFor((h) => window[h] !== undefined, [hook], { timeoutMs: 30_000, what: `window.${hook}` });
+    await wk.evaluate((h) => window[h].ready.then(() => true), [hook], 120_000);
+  } catch (err) {
+    await browser.release(wk);
+    throw err;
+  }
+  let closed = false;
+  return {
+    evaluate: (fn, ...args) => wk.evaluate(fn, args, WEBKIT_CALL_MS),
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        const seen = await wk.evaluate(() => window.__problems ?? [], [], 10_000);
+        problems.push(...seen.map((p) => `${label} ${p}`));
+      } catch (err) {
+        problems.push(`${label}: could not read the page's problems: ${errorText(err)}`);
+      }
+      await browser.release(wk);
+    },
+  };
 }
 
 /**
@@ -295,15 +414,26 @@ const round1 = (x) => (x === null ? null : Math.round(x * 10) / 10);
 // A suite: {name, describe, run(ctx) → rows}. ctx = {engine, browser, url, options, openDemo(),
 // log(text)}. Rows are plain objects with a "row" kind; the harness adds nothing to them.
 
+/** The sizes the json suite runs in `engine`: WebKit only 10 and 50 MB (issue 15's rows). */
+export function jsonSizes(engine, options) {
+  return engine === 'webkit' ? options.sizes.filter((mb) => WEBKIT_JSON_SIZES.includes(mb)) : options.sizes;
+}
+const WEBKIT_JSON_SIZES = [10, 50];
+
 async function jsonSuite(ctx) {
   const { engine, options, log } = ctx;
+  const sizes = jsonSizes(engine, options);
+  if (sizes.length === 0) {
+    log(`${engine}: no json rows (it runs ${WEBKIT_JSON_SIZES.join(' and ')} MB only; --sizes=${options.sizes.join(',')})`);
+    return [];
+  }
   const page = await ctx.openDemo();
   const rows = [];
   try {
     await page.evaluate((on) => window.__demo.setAnimation(on), options.animate);
     rows.push(await probeControl(page, engine, options.runs, log));
     for (const dataset of options.datasets) {
-      for (const mb of options.sizes) {
+      for (const mb of sizes) {
         const info = await page.evaluate((k, m) => window.__demo.generate(k, m), dataset, mb);
         log(`${engine} ${dataset} ${mb} MB: ${info.byteLength} bytes (generated in ${info.generateMs} ms)`);
         for (const strategy of options.strategies) {
@@ -597,6 +727,226 @@ async function memorySuite(ctx) {
   });
 }
 
+/**
+ * A JS task (issue 16): ours is `IsolatePool.run(moduleUrl, 'noop', [])` of the plain task
+ * module www/bench-task.js — the JS API, not the Rust `__bench*` path of the rtt suite —
+ * against Comlink and workerpool calling the same tiny function, in the same page and run.
+ * js_rtt: mean warm round trip over --rtt-calls sequential calls on one worker each;
+ * js_throughput: 10,000 tasks on hardwareConcurrency workers, ours against workerpool.
+ */
+async function jsTaskSuite(ctx) {
+  const { engine, options, log } = ctx;
+  const page = await benchPage(ctx);
+  const calls = options.rttCalls;
+  const subjects = ['ours', 'comlink', 'workerpool'];
+  const rtt = await sideBySide(subjects, {
+    runs: options.cmpRuns, log, label: 'js_rtt', measure: (s) => benchCall(page, 'jsRtt', s, calls),
+  });
+  const rows = subjects.map((subject) => (rtt.errors.has(subject)
+    ? { row: 'js_rtt', engine, subject, error: rtt.errors.get(subject) }
+    : { row: 'js_rtt', engine, subject, ...timeStats(rtt.values.get(subject)), calls_per_run: calls }));
+  const ours = medianOf(rows, (r) => r.row === 'js_rtt' && r.subject === 'ours');
+  rows.push(ratioRow(engine, 'js_rtt ours / comlink', ours, medianOf(rows, (r) => r.row === 'js_rtt' && r.subject === 'comlink'), '≤ 1'));
+  rows.push(ratioRow(engine, 'js_rtt ours / workerpool', ours, medianOf(rows, (r) => r.row === 'js_rtt' && r.subject === 'workerpool')));
+  const hc = (await benchCall(page, 'info')).hardwareConcurrency;
+  const tasks = 10_000;
+  const peers = ['ours', 'workerpool'];
+  const tp = await sideBySide(peers, {
+    runs: options.cmpRuns, warmup: 0, log, label: 'js_throughput', measure: (s) => benchCall(page, 'jsThroughput', s, tasks, hc),
+  });
+  for (const subject of peers) {
+    if (tp.errors.has(subject)) {
+      rows.push({ row: 'js_throughput', engine, subject, tasks, isolates: hc, error: tp.errors.get(subject) });
+      continue;
+    }
+    const t = timeStats(tp.values.get(subject));
+    rows.push({ row: 'js_throughput', engine, subject, tasks, isolates: hc, ...t, value: Math.round((tasks / t.median_ms) * 1000), unit: 'tasks/s' });
+  }
+  // tasks/s ours / workerpool = workerpool's ms / ours.
+  rows.push(ratioRow(engine, 'js_throughput ours / workerpool (tasks/s)',
+    medianOf(rows, (r) => r.row === 'js_throughput' && r.subject === 'workerpool'),
+    medianOf(rows, (r) => r.row === 'js_throughput' && r.subject === 'ours'), '≥ 1'));
+  return rows;
+}
+
+/** The dataset size `parse_mbps` parses (MiB, as the demo's sizes are). */
+export const PARSE_MB = 20;
+
+/** The datasets `parse_mbps` parses: both, unless --datasets narrows the run. */
+function parseDatasets(options) {
+  return options.narrowedBy?.includes('datasets') ? options.datasets : ALL.datasets;
+}
+
+/**
+ * Isolate-side parse throughput (issue 18): `__benchParseMbps` generates the demo's dataset in
+ * an isolate and times the tape parse alone there (no transfer, no reply), --cmp-runs times
+ * after one dropped warm-up run. MB/s is 10^6 bytes per second of the median run.
+ */
+async function parseMbpsSuite(ctx) {
+  const { engine, options, log } = ctx;
+  const page = await benchPage(ctx);
+  const rows = [];
+  for (const dataset of parseDatasets(options)) {
+    const base = { row: 'parse_mbps', engine, subject: 'ours', dataset, mb: PARSE_MB };
+    try {
+      const { bytes, ms } = await benchCall(page, 'parseMbps', dataset, PARSE_MB, options.cmpRuns);
+      const t = timeStats(ms);
+      const mbps = (x) => (typeof x === 'number' && x > 0 ? Math.round(bytes / 1e3 / x) : null); // bytes / 1e6 / (ms / 1e3)
+      rows.push({ ...base, bytes, ...t, value: mbps(t.median_ms), min_value: mbps(t.max_ms), max_value: mbps(t.min_ms), unit: 'MB/s' });
+      log(`  parse ${dataset} ${PARSE_MB} MB: ${mbps(t.median_ms)} MB/s (median ${fmtMs(t.median_ms)})`);
+    } catch (err) {
+      rows.push({ ...base, error: errorText(err) });
+      log(`  parse_mbps ${dataset} FAILED: ${errorText(err)}`);
+    }
+  }
+  return rows;
+}
+
+/** The sizes of the `url` rows (MiB). */
+export const URL_SIZES = [50, 100];
+const URL_CASES = ['url', 'fetch-only', 'parse-only'];
+const URL_DATA_DIR = path.join(ROOT, 'www', 'bench-vendor', 'data');
+const urlDataPath = (mb) => `bench-vendor/data/points-${mb}mb.json`;
+
+/**
+ * Before the browsers: the `points` documents the `url` rows fetch, written under
+ * www/bench-vendor/data/ (git-ignored with the rest of bench-vendor) and removed after the run.
+ * They are the json suite's points (writePointsDataset), so the rows' bytes and records can be
+ * checked against the datasets line of the JSON table.
+ */
+function prepareUrlData({ log }) {
+  mkdirSync(URL_DATA_DIR, { recursive: true });
+  const data = {};
+  for (const mb of URL_SIZES) {
+    const t0 = performance.now();
+    data[mb] = { path: urlDataPath(mb), ...writePointsDataset(path.join(ROOT, 'www', urlDataPath(mb)), mb, DEMO_SEED) };
+    log(`url: wrote ${data[mb].path}, ${data[mb].bytes} bytes, ${data[mb].records} records (${Math.round(performance.now() - t0)} ms)`);
+  }
+  return { data, cleanup: () => rmSync(URL_DATA_DIR, { recursive: true, force: true }) };
+}
+
+/**
+ * A URL source end to end (issue 18): `parseJson(new URL(...), {mode: 'handle'})`, the isolate
+ * fetching and parsing, next to fetch-only (an isolate fetching the same URL into an
+ * ArrayBuffer: the JS task `fetchBytes` of www/bench-task.js) and parse-only (the same bytes,
+ * fetched by the page before the clock starts, to `parseJson(bytes, {mode: 'handle'})`), cases
+ * interleaved, run by run. Goal: url ≤ 1.15 × the larger of the other two.
+ */
+async function urlSuite(ctx) {
+  const { engine, options, log } = ctx;
+  const page = await benchPage(ctx);
+  const data = ctx.prepared?.url;
+  if (!data) throw new Error('the url documents were not written (see the problems above)');
+  const rows = [];
+  for (const mb of URL_SIZES) {
+    const { path: file, bytes, records } = data[mb];
+    const { values, errors } = await sideBySide(URL_CASES, {
+      runs: options.cmpRuns, log, label: `url ${mb} MB`, measure: (c) => benchCall(page, 'urlSource', c, file),
+    });
+    for (const c of URL_CASES) {
+      const base = { row: 'url', engine, subject: 'ours', case: c, mb };
+      if (errors.has(c)) {
+        rows.push({ ...base, error: errors.get(c) });
+        continue;
+      }
+      const runs = values.get(c);
+      // Every run saw the whole document: fetch-only its bytes, the parses its records too.
+      const ok = runs.every((r) => r.bytes === bytes && (r.records === null || r.records === records));
+      rows.push({ ...base, bytes, records, ...timeStats(runs.map((r) => r.ms)), ok });
+      if (!ok) log(`  url ${mb} MB ${c}: expected ${bytes} bytes / ${records} records, got ${JSON.stringify(runs.map((r) => [r.bytes, r.records]))}`);
+    }
+    const med = (c) => medianOf(rows, (r) => r.mb === mb && r.case === c);
+    const fetchOnly = med('fetch-only');
+    const parseOnly = med('parse-only');
+    const larger = typeof fetchOnly === 'number' && typeof parseOnly === 'number' ? Math.max(fetchOnly, parseOnly) : null;
+    rows.push(ratioRow(engine, `url ${mb} MB / max(fetch-only, parse-only)`, med('url'), larger, '≤ 1.15'));
+  }
+  return rows;
+}
+
+/** The seed of the demo's datasets (DEFAULT_SEED in www/strategies.js). */
+const DEMO_SEED = 42;
+
+/**
+ * Writes the demo's `points` dataset of about `megabytes` MiB with `seed` to `file`: the same
+ * text as src/json/dataset.rs generates in an isolate (its xorshift64* generator, record for
+ * record), so that the `url` rows fetch the bytes the json suite parses. Node cannot run that
+ * generator (it is a task of the wasm module, which needs workers), hence this twin; the
+ * url rows' byte and record counts show whether the two agree. Returns {bytes, records}.
+ */
+export function writePointsDataset(file, megabytes, seed) {
+  const rng = xorshift64star(seed);
+  const unit = () => {
+    const r = rng();
+    return (r.hi * 2 ** 21 + (r.lo >>> 11)) / 2 ** 53; // (x >> 11) as f64 / 2^53
+  };
+  const below = (n) => {
+    const r = rng();
+    return ((r.hi % n) * (2 ** 32 % n) + (r.lo % n)) % n; // x % n of the 64-bit x
+  };
+  const statuses = ['moving', 'idle', 'delivering'];
+  const target = Math.floor(megabytes * 1024 * 1024);
+  const fd = openSync(file, 'w');
+  try {
+    let length = 1;
+    let chunk = '[';
+    let id = 0;
+    while (length < target || id === 0) {
+      // The arguments in the order dataset.rs's format! evaluates them.
+      const courier = below(500);
+      const lat = 48 + unit() * 4;
+      const lon = 2 + unit() * 6;
+      const speed = unit() * 90;
+      const ts = 1_700_000_000_000 + id * 1000;
+      const status = statuses[below(3)];
+      const record = `${id > 0 ? ',' : ''}{"id":${id},"courier":"c-${courier}","lat":${lat.toFixed(6)},"lon":${lon.toFixed(6)},"speed":${speed.toFixed(2)},"ts":${ts},"status":"${status}"}`;
+      chunk += record;
+      length += record.length; // ASCII only: characters are bytes
+      id++;
+      if (chunk.length >= 1 << 20) {
+        writeSync(fd, chunk);
+        chunk = '';
+      }
+    }
+    writeSync(fd, `${chunk}]`);
+    return { bytes: length + 1, records: id };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * xorshift64* (src/json/dataset.rs's `Rng`) on two 32-bit halves: BigInt arithmetic made a
+ * 100 MB document take 16 s here, this about a tenth of that. Each call returns {hi, lo}, the
+ * 64-bit output `state * 0x2545F4914F6CDD1D mod 2^64` (the object is reused).
+ */
+export function xorshift64star(seed) {
+  const s = Math.max(1, seed);
+  let hi = Math.floor(s / 2 ** 32) >>> 0;
+  let lo = s >>> 0;
+  const MUL_HI = 0x2545F491;
+  const MUL_LO = 0x4F6CDD1D;
+  const out = { hi: 0, lo: 0 };
+  return () => {
+    // state ^= state >> 12; state ^= state << 25; state ^= state >> 27 (each half from the old other half).
+    lo = (lo ^ ((lo >>> 12) | (hi << 20))) >>> 0;
+    hi = (hi ^ (hi >>> 12)) >>> 0;
+    hi = (hi ^ ((hi << 25) | (lo >>> 7))) >>> 0;
+    lo = (lo ^ (lo << 25)) >>> 0;
+    lo = (lo ^ ((lo >>> 27) | (hi << 5))) >>> 0;
+    hi = (hi ^ (hi >>> 27)) >>> 0;
+    // state * MUL mod 2^64: lo * MUL_LO exactly (16-bit halves of lo keep every product below
+    // 2^53), plus the low 32 bits of the two cross products in the high half.
+    const p0 = (lo & 0xffff) * MUL_LO;
+    const p1 = (lo >>> 16) * MUL_LO;
+    const mid = (p1 % 65536) * 65536 + (p0 % 4294967296);
+    const carry = Math.floor(p1 / 65536) + Math.floor(p0 / 4294967296) + Math.floor(mid / 4294967296);
+    out.lo = mid % 4294967296;
+    out.hi = (carry + Math.imul(lo, MUL_HI) + Math.imul(hi, MUL_LO)) >>> 0;
+    return out;
+  };
+}
+
 /** wasm and glue sizes, with and without the `json` feature (built here into target/bench-nojson). */
 async function sizeSuite({ log }) {
   const { gzipSync } = await import('node:zlib');
@@ -651,17 +1001,52 @@ function copyVendor() {
 }
 
 // `once`: runs a single time before the browsers (no engine), e.g. cargo builds for sizes.
+// `engines`: where the suite runs (all by default); WebKit runs issue 15's rows (json at 10 and
+// 50 MB, rtt, cold) and the rows that ask for every engine (js_task, parse_mbps, url).
+// `prepare(ctx)`: before the browsers, returns {data (ctx.prepared[name]), cleanup()}.
+// `plan(engine, options)`: what it will measure there, for the plan printed first (benchPlan).
+const NOT_WEBKIT = ['chromium', 'firefox'];
 const SUITES = [
   { name: 'size', describe: 'wasm and glue sizes with and without the json feature', run: sizeSuite, once: true },
-  { name: 'json', describe: 'big JSON: five strategies × datasets × sizes', run: jsonSuite },
+  {
+    name: 'json', describe: 'big JSON: five strategies × datasets × sizes', run: jsonSuite,
+    plan: (engine, o) => ({ datasets: o.datasets, sizes: jsonSizes(engine, o), strategies: o.strategies }),
+  },
   { name: 'rtt', describe: 'warm tiny round trip: ours, raw postMessage, Comlink, workerpool', run: rttSuite },
   { name: 'cold', describe: 'cold start: new pool + first task vs new Worker + instantiate; first task after ready', run: coldSuite },
-  { name: 'transfer', describe: '50 MB main-thread send/receive: transfer vs copy', run: transferSuite },
-  { name: 'pool_scaling', describe: '16 CPU-bound tasks on 1 vs hardwareConcurrency isolates', run: poolScalingSuite },
-  { name: 'throughput', describe: '10,000 tiny tasks: ours vs workerpool', run: throughputSuite },
-  { name: 'memory', describe: 'extra memory of one idle isolate', run: memorySuite },
-  { name: 'typed', describe: "the seed's compute(parse_products, body): one task vs run_vec vs JSON.parse + map", run: typedSuite },
+  { name: 'transfer', describe: '50 MB main-thread send/receive: transfer vs copy', run: transferSuite, engines: NOT_WEBKIT },
+  { name: 'pool_scaling', describe: '16 CPU-bound tasks on 1 vs hardwareConcurrency isolates', run: poolScalingSuite, engines: NOT_WEBKIT },
+  { name: 'throughput', describe: '10,000 tiny tasks: ours vs workerpool', run: throughputSuite, engines: NOT_WEBKIT },
+  { name: 'memory', describe: 'extra memory of one idle isolate', run: memorySuite, engines: NOT_WEBKIT },
+  { name: 'js_task', describe: 'a JS task module: IsolatePool.run vs Comlink vs workerpool, round trip and throughput', run: jsTaskSuite },
+  {
+    name: 'parse_mbps', describe: `isolate-side tape parse throughput, ${PARSE_MB} MB`, run: parseMbpsSuite,
+    plan: (engine, o) => ({ datasets: parseDatasets(o), mb: PARSE_MB }),
+  },
+  {
+    name: 'url', describe: 'parseJson(url) end to end vs fetch-only vs parse-only', run: urlSuite, prepare: prepareUrlData,
+    plan: () => ({ sizes: URL_SIZES, cases: URL_CASES }),
+  },
+  { name: 'typed', describe: "the seed's compute(parse_products, body): one task vs run_vec vs JSON.parse + map", run: typedSuite, engines: NOT_WEBKIT },
 ];
+
+/** Whether `suite` runs in `engine`. */
+export function suiteRunsIn(suite, engine) {
+  return !suite.once && (!suite.engines || suite.engines.includes(engine));
+}
+
+/**
+ * What a run with `options` (from parseArgs) will measure: the suites run once, and per engine
+ * the suites with their cases. Printed before the run; tested in tests/e2e/bench-docs.test.mjs.
+ */
+export function benchPlan(options) {
+  const suites = SUITES.filter((s) => !options.suites || options.suites.includes(s.name));
+  return {
+    once: suites.filter((s) => s.once).map((s) => s.name),
+    engines: Object.fromEntries(options.engines.map((engine) => [engine,
+      suites.filter((s) => suiteRunsIn(s, engine)).map((s) => ({ suite: s.name, ...(s.plan?.(engine, options) ?? {}) }))])),
+  };
+}
 
 // ---- output ----------------------------------------------------------------------------------
 function fmtMs(x) {
@@ -699,6 +1084,10 @@ function cmpDetail(r) {
     case 'transfer': return [r.mode, r.direction, `${r.mb} MB`].filter(Boolean).join(' ');
     case 'pool_scaling': return `${r.tasks} tasks, ${r.isolates} isolate${r.isolates === 1 ? '' : 's'}`;
     case 'throughput': return `${r.tasks} tasks, ${r.isolates} workers`;
+    case 'js_rtt': return r.calls_per_run ? `JS task, ${r.calls_per_run} calls/run` : 'JS task';
+    case 'js_throughput': return `${r.tasks} JS tasks, ${r.isolates} workers`;
+    case 'parse_mbps': return `${r.dataset} ${r.mb} MB`;
+    case 'url': return `${r.case} ${r.mb} MB`;
     case 'first_task': return 'prewarmed pool';
     case 'size': return `${r.artifact ?? ''} ${r.features ?? ''}`.trim();
     case 'memory': return r.note ?? '';
@@ -713,8 +1102,10 @@ function cmpValue(r) {
   if (r.error) return `error: ${r.error.slice(0, 70)}`;
   if (r.row === 'size') return `${r.value} B (gzip ${r.gzip_bytes} B)`;
   if (r.row === 'memory') return r.value === null ? 'n/a' : `${mib(r.value)} (${mib(r.min)}–${mib(r.max)})`;
+  if (r.row === 'parse_mbps') return `${r.value} MB/s (${r.min_value}–${r.max_value})`;
   const t = `${num(r.median_ms)} ms (${num(r.min_ms)}–${num(r.max_ms)})`;
-  return r.row === 'throughput' ? `${t} = ${r.value} tasks/s` : t;
+  if (r.row === 'throughput' || r.row === 'js_throughput') return `${t} = ${r.value} tasks/s`;
+  return r.ok === false ? `${t} CHECK FAILED` : t;
 }
 
 export function compareTable(rows) {
@@ -740,7 +1131,7 @@ export const DOCS_FILE = path.join(ROOT, 'docs', 'benchmarks.md');
 export const DOCS_BEGIN = '<!-- bench:begin -->';
 export const DOCS_END = '<!-- bench:end -->';
 
-const ENGINE_NAMES = { chromium: 'Chromium', firefox: 'Firefox' };
+const ENGINE_NAMES = { chromium: 'Chromium', firefox: 'Firefox', webkit: 'WebKit' };
 const engineName = (e) => ENGINE_NAMES[e] ?? String(e);
 // A table cell: `|` would end the cell and a newline the row.
 const mdCell = (v) => (v === null || v === undefined || v === '' ? '—' : String(v)).replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
@@ -834,25 +1225,54 @@ function typedSection(rows) {
     '', 'Medians of the runs, but missed frames and long tasks are the worst run\'s.', ''];
 }
 
+/**
+ * Rows of the kinds in `order` as table lines: one per measure, subject and detail, one cell per
+ * engine (empty where the engine has no such row).
+ */
+function perEngineLines(rows, order) {
+  const lines = new Map(); // key → {row, subject, detail, cells: {engine: text}}
+  for (const r of rows.filter((x) => order.includes(x.row)).sort((a, b) => order.indexOf(a.row) - order.indexOf(b.row))) {
+    // A memory row's note is its reason when it could not be measured: keep engines on one line.
+    const detail = r.row === 'memory' ? '' : cmpDetail(r);
+    const key = `${r.row}|${r.subject ?? ''}|${detail}`;
+    if (!lines.has(key)) lines.set(key, { row: r.row, subject: r.subject ?? '', detail, cells: {} });
+    const line = lines.get(key);
+    if (r.row === 'memory' && !r.error && r.value !== null && !line.detail) line.detail = r.note ?? '';
+    line.cells[r.engine] = r.row === 'memory' && !r.error && r.value === null ? `n/a: ${r.note ?? ''}` : cmpValue(r);
+  }
+  return [...lines.values()];
+}
+
+/** Below a table with an engine column some lines leave empty: why they are empty. */
+function notRunNote(lines, engines) {
+  const gaps = engines.filter((e) => lines.some((l) => l.cells[e] === undefined));
+  return gaps.length
+    ? [`—: not measured in that engine (${gaps.map(engineName).join(', ')}: see "How to read the tables" for which rows each engine runs).`, '']
+    : [];
+}
+
 /** The comparison suites: one line per measure and subject, one column per engine. */
 function compareSection(rows, engines) {
-  const order = ['rtt', 'cold', 'first_task', 'transfer', 'pool_scaling', 'throughput', 'memory'];
-  const cmp = rows.filter((r) => order.includes(r.row));
   const out = [];
-  if (cmp.length) {
-    const lines = new Map(); // key → {row, subject, detail, cells: {engine: text}}
-    for (const r of [...cmp].sort((a, b) => order.indexOf(a.row) - order.indexOf(b.row))) {
-      // A memory row's note is its reason when it could not be measured: keep engines on one line.
-      const detail = r.row === 'memory' ? '' : cmpDetail(r);
-      const key = `${r.row}|${r.subject ?? ''}|${detail}`;
-      if (!lines.has(key)) lines.set(key, { row: r.row, subject: r.subject ?? '', detail, cells: {} });
-      const line = lines.get(key);
-      if (r.row === 'memory' && !r.error && r.value !== null && !line.detail) line.detail = r.note ?? '';
-      line.cells[r.engine] = r.row === 'memory' && !r.error && r.value === null ? `n/a: ${r.note ?? ''}` : cmpValue(r);
-    }
+  const peers = perEngineLines(rows, ['rtt', 'cold', 'first_task', 'transfer', 'pool_scaling', 'throughput', 'js_rtt', 'js_throughput', 'memory']);
+  if (peers.length) {
     out.push('### Against the raw platform and the peers', '',
       mdTable(['measure', 'subject', 'detail', ...engines.map(engineName)],
-        [...lines.values()].map((l) => [l.row, l.subject, l.detail, ...engines.map((e) => l.cells[e] ?? '')])), '');
+        peers.map((l) => [l.row, l.subject, l.detail, ...engines.map((e) => l.cells[e] ?? '')])), '',
+      ...notRunNote(peers, engines));
+  }
+  const json = perEngineLines(rows, ['parse_mbps', 'url']);
+  if (json.length) {
+    out.push('### JSON in the isolate: parse throughput and a URL source', '',
+      mdTable(['measure', 'detail', ...engines.map(engineName)],
+        json.map((l) => [l.row, l.detail, ...engines.map((e) => l.cells[e] ?? '')])), '');
+    const bytes = new Map();
+    for (const r of rows.filter((x) => (x.row === 'parse_mbps' || x.row === 'url') && typeof x.bytes === 'number')) {
+      const key = r.row === 'url' ? `points ${r.mb} MB (url)` : `${r.dataset} ${r.mb} MB`;
+      if (!bytes.has(key)) bytes.set(key, `${key}: ${grouped(r.bytes)} bytes${typeof r.records === 'number' ? `, ${grouped(r.records)} records` : ''}`);
+    }
+    if (bytes.size) out.push(`Documents: ${[...bytes.values()].join('; ')}.`, '');
+    out.push(...notRunNote(json, engines));
   }
   const ratios = rows.filter((r) => r.row === 'ratio');
   if (ratios.length) {
@@ -1000,6 +1420,11 @@ async function main() {
   };
   const rows = [meta];
   let failed = false;
+  const prepared = {}; // suite name → what its prepare() made (ctx.prepared)
+  const cleanups = [];
+  const plan = benchPlan(options);
+  log(`plan: once ${plan.once.join(', ') || '—'}; ${Object.entries(plan.engines)
+    .map(([e, list]) => `${e}: ${list.map((x) => x.suite).join(', ') || '—'}`).join('; ')}`);
   if (vendorProblem) meta.problems.push(vendorProblem);
   try {
     for (const suite of suites.filter((s) => s.once)) {
@@ -1012,17 +1437,30 @@ async function main() {
         meta.problems.push(msg);
       }
     }
+    for (const suite of suites.filter((s) => s.prepare)) {
+      try {
+        const { data, cleanup } = suite.prepare({ options, log });
+        prepared[suite.name] = data;
+        cleanups.push(cleanup);
+      } catch (err) {
+        const msg = `suite ${suite.name}: preparing failed: ${errorText(err)}`;
+        log(msg);
+        meta.problems.push(msg);
+      }
+    }
     meta.loadavg_browsers_start = os.loadavg().map((x) => Math.round(x * 100) / 100);
     for (const engine of options.engines) {
-      const profile = mkdtempSync(path.join(os.tmpdir(), `wasm-isolates-bench-${engine}-`));
+      const webkit = engine === 'webkit';
+      const profile = webkit ? null : mkdtempSync(path.join(os.tmpdir(), `wasm-isolates-bench-${engine}-`));
       let browser;
       try {
-        browser = await puppeteer.launch(launchOptions(engine, profile));
+        browser = webkit ? await launchWebKitBrowser() : await puppeteer.launch(launchOptions(engine, profile));
       } catch (err) {
+        // A browser that does not start makes the run partial (docsDecision), not a crash.
         const msg = `could not launch ${engine}: ${String(err?.message ?? err).split('\n')[0]}`;
         log(msg);
         meta.problems.push(msg);
-        rmSync(profile, { recursive: true, force: true });
+        if (profile) rmSync(profile, { recursive: true, force: true });
         if (engine === 'chromium') failed = true;
         continue;
       }
@@ -1031,11 +1469,15 @@ async function main() {
         log(`${engine}: ${meta.browsers[engine]}`);
         const problems = [];
         const ctx = {
-          engine, browser, url: server.url, options, log,
-          openDemo: () => openDemo(browser, server.url, problems),
-          openBench: () => openBenchPage(browser, benchServer.url, problems),
+          engine, browser, url: server.url, options, log, prepared,
+          openDemo: () => (webkit
+            ? openWebKitPage(browser, server.url, '__demo', problems, 'index.html')
+            : openDemo(browser, server.url, problems)),
+          openBench: () => (webkit
+            ? openWebKitPage(browser, new URL('bench.html', benchServer.url).href, '__bench', problems, 'bench.html')
+            : openBenchPage(browser, benchServer.url, problems)),
         };
-        for (const suite of suites.filter((s) => !s.once)) {
+        for (const suite of suites.filter((s) => !s.once && suiteRunsIn(s, engine))) {
           log(`suite ${suite.name} (${suite.describe}) in ${engine}`);
           try {
             rows.push(...await suite.run(ctx));
@@ -1047,15 +1489,24 @@ async function main() {
             failed = true;
           }
         }
+        // A WebKit page is a session of its own: close it so that its problems are read.
+        if (ctx.benchPage) await (await ctx.benchPage.catch(() => null))?.close();
         meta.problems.push(...problems.map((p) => `${engine}: ${p}`));
       } finally {
         await browser.close().catch(() => {});
-        rmSync(profile, { recursive: true, force: true });
+        if (profile) rmSync(profile, { recursive: true, force: true });
       }
     }
   } finally {
     await server.close();
     await benchServer?.close();
+    for (const cleanup of cleanups) {
+      try {
+        cleanup();
+      } catch (err) {
+        meta.problems.push(`cleaning up: ${errorText(err)}`);
+      }
+    }
   }
   meta.seconds = Math.round((Date.now() - started) / 1000);
   meta.loadavg_end = os.loadavg().map((x) => Math.round(x * 100) / 100);

@@ -1,11 +1,13 @@
 // The page of `npm run bench`'s comparison suites (rtt, cold, transfer, pool_scaling, throughput,
-// memory): wasm-isolates ("ours", the hidden `__bench*` exports of the glue) side by side with the
-// raw platform (www/bench-raw-worker.js), Comlink 4 and workerpool 10, in the same page and run.
+// memory, typed, js_task, parse_mbps, url): wasm-isolates ("ours": the hidden `__bench*` exports
+// of the glue, or for the JS rows the package's own `IsolatePool` and `parseJson`) side by side
+// with the raw platform (www/bench-raw-worker.js), Comlink 4 and workerpool 10, in the same page
+// and run.
 // No inline script, no eval, no blob: workers (served with `worker-src 'self'`).
 //
 // window.__bench = {
 //   ready: Promise<void>,                             // glue initialised, module compiled, peers warm
-//   info(): {crossOriginIsolated, hardwareConcurrency, memoryApi, userAgent},
+//   info(): {crossOriginIsolated, hardwareConcurrency, memoryApi, sharedArrayBuffer, userAgent},
 //   rtt(subject, calls) -> mean ms per round trip    // subject: ours | raw | comlink | workerpool
 //   cold(subject) -> ms                               // ours | raw
 //   firstTaskAfterReady() -> ms                       // ours
@@ -15,6 +17,10 @@
 //   memory(subject) -> {measurable, bytes?, reason?}  // ours | raw: extra bytes of one idle isolate
 //   typed(route, mb) -> {count, total_ms, max_stall_ms, missed_frames, long_tasks, ...}
 //                                                     // js | one (compute) | vec (run_vec)
+//   jsRtt(subject, calls) -> mean ms per round trip   // ours (IsolatePool.run of bench-task.js) | comlink | workerpool
+//   jsThroughput(subject, tasks, isolates) -> ms      // ours (IsolatePool.run) | workerpool
+//   parseMbps(kind, mb, runs) -> {bytes, ms: [...]}   // the tape parse alone, in an isolate
+//   urlSource(case, path) -> {ms, bytes, records}     // url | fetch-only | parse-only
 // }
 // Every function measures one run; the harness repeats and takes medians.
 
@@ -354,12 +360,99 @@ async function typed(route, mb) {
   };
 }
 
+// ---- a JS task (issue 16): IsolatePool.run of a plain task module --------------------------
+let jsPool = null; // ours for js_rtt and the url rows' fetch-only: one warm isolate
+
+async function jsPoolPeer() {
+  if (!jsPool) {
+    jsPool = new lib.IsolatePool({ size: 1, prewarm: true });
+    await withTimeout(jsPool.run(TASK_MODULE, 'noop', []), 30_000, 'the JS IsolatePool did not answer');
+    await warm(() => jsPool.run(TASK_MODULE, 'noop', []));
+  }
+  return jsPool;
+}
+
+async function jsRtt(subject, calls) {
+  if (subject === 'comlink' || subject === 'workerpool') return rtt(subject, calls);
+  if (subject !== 'ours') throw new Error(`jsRtt: unknown subject ${subject}`);
+  const pool = await jsPoolPeer();
+  const t0 = performance.now();
+  for (let i = 0; i < calls; i++) await pool.run(TASK_MODULE, 'noop', []);
+  return (performance.now() - t0) / calls;
+}
+
+async function jsThroughput(subject, tasks, isolates) {
+  if (subject === 'workerpool') return throughput(subject, tasks, isolates);
+  if (subject !== 'ours') throw new Error(`jsThroughput: unknown subject ${subject}`);
+  const pool = new lib.IsolatePool({ size: isolates, prewarm: true });
+  try {
+    // Warm every isolate, task module imported included (as workerpool's warm-up does).
+    await withTimeout(Promise.all(Array.from({ length: isolates * 4 }, () => pool.run(TASK_MODULE, 'noop', []))), 30_000, 'IsolatePool warm-up timed out');
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: tasks }, () => pool.run(TASK_MODULE, 'noop', [])));
+    return performance.now() - t0;
+  } finally {
+    await pool.close();
+    pool.free();
+  }
+}
+
+// ---- JSON in the isolate (issue 18) ---------------------------------------------------------
+async function parseMbps(kind, mb, runs) {
+  const [bytes, ...ms] = Array.from(await lib.__benchParseMbps(kind, mb, runs));
+  return { bytes, ms };
+}
+
+/**
+ * One run of a `url` case on the document at `path` (same origin): the milliseconds from the
+ * call until the result is usable, and what it saw (bytes; records where something parsed).
+ */
+async function urlSource(kind, path) {
+  const url = new URL(path, location.href);
+  globalThis.gc?.(); // Chromium with --expose-gc: every run starts from a collected heap
+  switch (kind) {
+    case 'url': {
+      const t0 = performance.now();
+      const doc = await lib.parseJson(url, { mode: 'handle' });
+      const ms = performance.now() - t0;
+      try {
+        return { ms, bytes: doc.byteLength, records: doc.length };
+      } finally {
+        doc.close();
+      }
+    }
+    case 'fetch-only': {
+      const pool = await jsPoolPeer();
+      const t0 = performance.now();
+      const bytes = await pool.run(TASK_MODULE, 'fetchBytes', [url.href]);
+      return { ms: performance.now() - t0, bytes, records: null };
+    }
+    case 'parse-only': {
+      // The bytes are in memory before the clock starts; they move to the isolate by transfer.
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
+      const buffer = await response.arrayBuffer();
+      const t0 = performance.now();
+      const doc = await lib.parseJson(buffer, { mode: 'handle' });
+      const ms = performance.now() - t0;
+      try {
+        return { ms, bytes: doc.byteLength, records: doc.length };
+      } finally {
+        doc.close();
+      }
+    }
+    default:
+      throw new Error(`urlSource: unknown case ${kind}`);
+  }
+}
+
 window.__bench = {
   ready: setup(),
   info: () => ({
     crossOriginIsolated: globalThis.crossOriginIsolated === true,
     hardwareConcurrency: navigator.hardwareConcurrency,
     memoryApi: typeof performance.measureUserAgentSpecificMemory === 'function',
+    sharedArrayBuffer: typeof SharedArrayBuffer === 'function',
     userAgent: navigator.userAgent,
   }),
   rtt,
@@ -370,4 +463,8 @@ window.__bench = {
   throughput,
   memory,
   typed,
+  jsRtt,
+  jsThroughput,
+  parseMbps,
+  urlSource,
 };

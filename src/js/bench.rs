@@ -172,3 +172,53 @@ pub async fn bench_typed(route: String) -> Result<f64, JsValue> {
     };
     Ok(products.len() as f64)
 }
+
+/// The seed the demo page generates its datasets with (`DEFAULT_SEED` in www/strategies.js), so
+/// that `__benchParseMbps` parses the same bytes as the json suite's rows.
+const DEMO_SEED: u64 = 42;
+
+/// In an isolate: generates the `kind` dataset of about `megabytes` MiB, then parses it into a
+/// tape `runs + 1` times (the first run warms the allocator and is dropped). Only the parse is
+/// timed: each run's copy of the text is made before its clock starts and the tape is dropped
+/// after it stops. `[bytes, ms of run 1, ..., ms of run N]`.
+fn parse_runs(args: (String, f64, u32)) -> Result<Vec<f64>, String> {
+    let (kind, megabytes, runs) = args;
+    let text = crate::json::dataset::generate((kind, megabytes, DEMO_SEED))?.to_vec();
+    let mut out = Vec::with_capacity(runs as usize + 1);
+    out.push(text.len() as f64);
+    for run in 0..=runs {
+        let copy = text.clone();
+        let t0 = crate::platform::host::now();
+        let tape = crate::json::tape::Tape::parse_watched(copy, |_| {});
+        let ms = crate::platform::host::now() - t0;
+        if let Err(e) = tape {
+            return Err(format!(
+                "the generated dataset did not parse: {}",
+                e.message
+            ));
+        }
+        if run > 0 {
+            out.push(ms);
+        }
+    }
+    Ok(out)
+}
+
+/// Isolate-side parse throughput (issue 18's `parse_mbps` row): the tape parse alone, inside an
+/// isolate, of the demo's `kind` dataset (`"points"` or `"products"`) of about `megabytes` MiB —
+/// no transfer, no generation, no reply in the clock. Resolves with `[bytes, ms of each of
+/// `runs` runs]`.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = __benchParseMbps, skip_typescript)]
+pub async fn bench_parse_mbps(
+    kind: String,
+    megabytes: f64,
+    runs: u32,
+) -> Result<Float64Array, JsValue> {
+    let pool = pool(1, true)?;
+    let out = pool
+        .run(parse_runs, (kind, megabytes, runs.max(1)))
+        .await?
+        .map_err(|e| JsValue::from_str(&e))?;
+    Ok(Float64Array::from(&out[..]))
+}

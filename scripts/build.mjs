@@ -3,7 +3,8 @@
 //   cargo build --release --target wasm32-unknown-unknown --lib
 //   wasm-bindgen --target web --out-dir www/pkg --out-name wasm_isolates target/wasm32-unknown-unknown/release/wasm_isolates.wasm
 // then writes the package's entry, index.js + index.d.ts: the glue's exports plus the error
-// classes of worker/errors.js (a snippet, whose exports wasm-bindgen cannot re-export itself).
+// classes of worker/errors.js (a snippet, whose exports wasm-bindgen cannot re-export itself),
+// and worker.js + worker.d.ts, the `wasm-isolates/worker` export (`serve`).
 // A release build is then optimized with wasm-opt -O3 (see `optimize`; `--no-wasm-opt` skips it).
 // Runnable as `node scripts/build.mjs [--dev] [--out DIR] [--features=a,b] [--no-wasm-opt]` (`npm run build`) or
 // importable: `await build()`.
@@ -166,7 +167,7 @@ export async function writeEntry(outDir) {
 import { IsolateError } from '${snippet}';
 export * from './wasm_isolates.js';
 export { ${declared.join(', ')} } from '${snippet}';
-export { transfer } from '${snippet.replace(/errors\.js$/, 'js-api.js')}';
+export { transfer, tasksOf } from '${snippet.replace(/errors\.js$/, 'js-api.js')}';
 
 let ready = false;
 /** Whether the glue's wasm is instantiated (also when someone else called its init). */
@@ -226,6 +227,48 @@ ${ERROR_CLASSES_DTS}
  * Marks a pool task's result, a stream's item or a port message so that the buffers (or other
  * transferables) in \`list\` move instead of being copied. The same as \`context.transfer\`.
  */
+export declare function transfer<T>(value: T, list: Transferable[]): T;
+
+/**
+ * Names the tasks that \`serve()\` registered in the worker script of a pool's (or
+ * \`spawnIsolate\`'s) \`worker\` option, in place of a module URL:
+ * \`pool.run(tasksOf<typeof import('./tasks')>(), 'sum', [buffer])\`. \`M\` types the task names,
+ * their arguments and results; the handle carries nothing at run time.
+ */
+export declare function tasksOf<M = Record<string, (...args: any[]) => unknown>>(): Tasks<M>;
+import type { Tasks } from './wasm_isolates.js';
+`);
+  writeWorkerEntry(outDir, snippet.replace(/errors\.js$/, 'js-api.js'));
+}
+
+/**
+ * Writes \`outDir/worker.js\` and \`worker.d.ts\`, the package's \`wasm-isolates/worker\` export: what a
+ * worker script named by the \`worker\` option of \`IsolatePool\` or \`spawnIsolate\` imports. It is
+ * a separate entry, not the main one, so that such a script does not pull in the page's API.
+ */
+function writeWorkerEntry(outDir, jsApi) {
+  writeFileSync(path.join(outDir, 'worker.js'), `// wasm-isolates/worker, written by scripts/build.mjs: for the worker script of the \`worker\`
+// option (docs/js.md, "Where a task module can live").
+export { serve, transfer } from '${jsApi}';
+`);
+  writeFileSync(path.join(outDir, 'worker.d.ts'), `// wasm-isolates/worker, written by scripts/build.mjs.
+
+/**
+ * Registers \`tasks\` (\`import * as tasks from './tasks'\`, or any object of functions) as this
+ * worker's tasks and starts it as an isolate. Call it in the worker script that the \`worker\`
+ * option of \`IsolatePool\` or \`spawnIsolate\` starts; the page names the tasks with \`tasksOf()\`.
+ * A task is called with its arguments and then the \`IsolateContext\`.
+ *
+ * \`\`\`ts
+ * // tasks.worker.ts
+ * import { serve } from 'wasm-isolates/worker';
+ * import * as tasks from './tasks';
+ * serve(tasks);
+ * \`\`\`
+ */
+export declare function serve(tasks: object): void;
+
+/** Marks a task's result (or a yielded item) so that the buffers in \`list\` move instead of being copied. */
 export declare function transfer<T>(value: T, list: Transferable[]): T;
 `);
 }

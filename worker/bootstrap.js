@@ -152,6 +152,18 @@ function boot() {
   globalThis.postMessage({ wasmIsolatesHello: PROTOCOL });
 }
 
+/**
+ * Starts this worker as an isolate (once): what `serve()` (worker/js-api.js) calls in a worker
+ * script of the user's, made by the pool's `worker` option. Such a worker is not created from
+ * this file and need not carry our name, so the automatic start below may not happen; this is
+ * the explicit one. It speaks first, as `boot` always does, so the parent's handshake follows.
+ */
+export function startIsolate() {
+  if (globalThis[BOOTED] !== true) {
+    boot();
+  }
+}
+
 const inNamedDedicatedWorker =
   typeof DedicatedWorkerGlobalScope !== 'undefined' &&
   globalThis instanceof DedicatedWorkerGlobalScope &&

@@ -2,12 +2,102 @@
 // through wasm-bindgen; each is a browser API wasm-bindgen cannot express directly.
 
 /**
+ * Worker factories (the `worker` option of the JS `IsolatePool` and `spawnIsolate`), by id. The
+ * Rust side starts every worker through `createIsolateWorker(name)` with nothing but a name, so a
+ * pool with a factory carries the factory's tag (`registerWorkerFactory`) at the end of its debug
+ * name, and `createIsolateWorker` looks the factory up by it. The tag never reaches the worker:
+ * it is cut off the name given to the factory.
+ */
+const factories = new Map();
+let lastFactory = 0;
+// A random part, so that no debug name a user chooses can be taken for a tag by accident.
+const NONCE = Math.random().toString(36).slice(2, 10);
+const FACTORY_TAG = new RegExp(`#worker-factory-${NONCE}-(\\d+)$`);
+
+/**
+ * Registers `factory` (called as `factory({name})`, it must return a module `Worker` whose script
+ * calls `serve()` from `wasm-isolates/worker`) and returns the tag to append to a debug name.
+ * `startTimeout` (ms) bounds how long such a worker may take to start the isolate protocol.
+ */
+export function registerWorkerFactory(factory, startTimeout) {
+  lastFactory += 1;
+  factories.set(lastFactory, { factory, startTimeout });
+  return `#worker-factory-${NONCE}-${lastFactory}`;
+}
+
+/** Forgets the factory behind `tag` (its pool or spawn is gone). */
+export function unregisterWorkerFactory(tag) {
+  const m = FACTORY_TAG.exec(tag);
+  if (m !== null) factories.delete(Number(m[1]));
+}
+
+/** What a value is, for an error message. */
+function kind(value) {
+  if (value === null) return 'null';
+  if (typeof value !== 'object') return typeof value;
+  if (typeof value.then === 'function') return 'a Promise (the factory must return the Worker itself, synchronously)';
+  return value.constructor?.name ?? 'object';
+}
+
+/**
+ * A worker made by a user's factory. A Worker is checked by its methods, not `instanceof`: a
+ * wrapped `Worker` constructor (the wasm-bindgen test runner's) makes workers of the original
+ * class. If the worker does not say hello (worker/bootstrap.js, step 1) within `startTimeout`,
+ * its script does not run `serve()`: the parent is told through the worker's `error` event,
+ * which fails its start (IsolateStartError) as a script that does not load does, instead of
+ * waiting for ever.
+ */
+function createFromFactory(entry, name) {
+  if (entry === undefined) {
+    throw new Error('the worker option of this pool or isolate is no longer registered (the pool was freed)');
+  }
+  let worker;
+  try {
+    worker = entry.factory({ name });
+  } catch (error) {
+    const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw new Error(`the worker option threw (${what})`);
+  }
+  const workerLike = worker !== null && typeof worker === 'object'
+    && typeof worker.postMessage === 'function' && typeof worker.terminate === 'function'
+    && typeof worker.addEventListener === 'function';
+  if (!workerLike) {
+    throw new TypeError(`the worker option must return a Worker (new Worker(new URL('./tasks.worker.js', import.meta.url), {type: 'module'})), not ${kind(worker)}`);
+  }
+  const onHello = (event) => {
+    if (event.data?.wasmIsolatesHello !== undefined) settle();
+  };
+  const timer = setTimeout(() => {
+    settle();
+    // A worker the parent already retired has no handler left: nothing to tell.
+    if (typeof worker.onerror !== 'function') return;
+    const message = `the worker from the worker option did not start within ${entry.startTimeout} ms: `
+      + "its script must call serve(tasks) from 'wasm-isolates/worker'";
+    worker.dispatchEvent(new ErrorEvent('error', { message, cancelable: true }));
+  }, entry.startTimeout);
+  const settle = () => {
+    clearTimeout(timer);
+    worker.removeEventListener('message', onHello);
+    worker.removeEventListener('error', settle);
+  };
+  worker.addEventListener('message', onHello);
+  // A script that fails to load reports that itself.
+  worker.addEventListener('error', settle);
+  return worker;
+}
+
+/**
  * Creates an isolate's worker. The literal `new Worker(new URL('./bootstrap.js', import.meta.url),
  * {type: 'module'})` form is the one bundlers (webpack 5, Vite, Parcel) recognise and rewrite, so
  * the worker script is found after bundling. `name` marks the worker as an isolate for
- * bootstrap.js and shows up in devtools.
+ * bootstrap.js and shows up in devtools. A name ending in a factory's tag makes the worker with
+ * that factory instead (see `registerWorkerFactory`).
  */
 export function createIsolateWorker(name) {
+  const tagged = FACTORY_TAG.exec(name);
+  if (tagged !== null) {
+    return createFromFactory(factories.get(Number(tagged[1])), name.slice(0, tagged.index));
+  }
   return new Worker(new URL('./bootstrap.js', import.meta.url), { type: 'module', name });
 }
 

@@ -1,7 +1,11 @@
 // wasm-isolates: the JS helpers behind the JS API's isolates, ports, progress and streams
 // (src/js/isolate.rs, src/js/port.rs, src/js/stream.rs call these through wasm-bindgen). They
 // run on both sides: in the page (finding SendPorts in a message) and in an isolate (loading a
-// task module, calling its export, walking a generator).
+// task module, calling its export, walking a generator). `serve` and `tasksOf` are also the
+// public face of the worker option (docs/js.md, "Where a task module can live"): the package
+// re-exports `serve` as `wasm-isolates/worker` and `tasksOf` from its entry.
+
+import { startIsolate } from './bootstrap.js';
 
 /**
  * The key of the placeholder that stands for a SendPort inside a message on the wire:
@@ -125,10 +129,77 @@ export function restorePorts(skeleton, ports) {
 }
 
 /**
- * `(await import(url))[name]`, checked to be a function. Dynamic import, not eval: a strict CSP
- * (`script-src 'self'`) allows it for same-origin modules.
+ * Where `serve(tasks)` keeps the tasks of this worker: on the global object under a
+ * `Symbol.for` key, not in a module variable, because a worker may hold two copies of this file
+ * (the one the user's worker script imports and the one the glue imports, when a dev server or
+ * a pre-bundler serves them under different URLs) and both must see the same tasks.
+ */
+const REGISTRY = Symbol.for('wasm-isolates.tasks');
+
+/** The brand of a `tasksOf()` handle (`Symbol.for`: every copy of this file agrees). */
+const TASKS_HANDLE = Symbol.for('wasm-isolates.tasks-handle');
+
+/**
+ * Registers `tasks` (a module namespace, `import * as tasks from './tasks'`, or any object of
+ * functions) as the tasks of this worker, and starts the worker as an isolate: the one call a
+ * worker script named by the `worker` option of `IsolatePool` or `spawnIsolate` must make.
+ * Because that script is an ordinary worker entry (`new Worker(new URL('./tasks.worker.ts',
+ * import.meta.url), {type: 'module'})`), the bundler builds it with everything it imports:
+ * TypeScript, sibling modules, packages. Calling it again adds tasks (a name given twice keeps
+ * the last function).
+ */
+export function serve(tasks) {
+  if (tasks === null || (typeof tasks !== 'object' && typeof tasks !== 'function')) {
+    throw new TypeError("serve(tasks): tasks must be an object of functions, e.g. import * as tasks from './tasks'");
+  }
+  const inWorker = typeof DedicatedWorkerGlobalScope !== 'undefined' && globalThis instanceof DedicatedWorkerGlobalScope;
+  if (!inWorker) {
+    throw new TypeError("serve(tasks) runs in the worker script that the `worker` option of IsolatePool or spawnIsolate starts, not on the page");
+  }
+  const registry = (globalThis[REGISTRY] ??= new Map());
+  for (const name of Object.keys(tasks)) registry.set(name, tasks[name]);
+  startIsolate();
+}
+
+/**
+ * A handle naming the tasks registered by `serve()` in the worker script of a pool's (or
+ * `spawnIsolate`'s) `worker` option: pass it where a module URL goes, `pool.run(tasksOf(),
+ * 'sum', [buffer])`. It carries nothing at run time; in TypeScript, `tasksOf<typeof
+ * import('./tasks')>()` types the export names, arguments and results.
+ */
+export function tasksOf() {
+  return Object.freeze({ [TASKS_HANDLE]: true });
+}
+
+/** Whether `value` is a `tasksOf()` handle. */
+export function isTasksHandle(value) {
+  return value !== null && typeof value === 'object' && value[TASKS_HANDLE] === true;
+}
+
+/** Task `name` as `serve()` registered it in this worker, checked to be a function. */
+function registeredExport(name) {
+  const registry = globalThis[REGISTRY];
+  if (registry === undefined) {
+    throw new TypeError(`task "${name}" is not registered: no tasks are registered in this isolate (the script of the \`worker\` option must call serve(tasks) from 'wasm-isolates/worker')`);
+  }
+  if (!registry.has(name)) {
+    const known = [...registry.keys()].map((k) => `"${k}"`).join(', ') || 'nothing';
+    throw new TypeError(`task "${name}" is not registered: serve() in the worker registered ${known}`);
+  }
+  const f = registry.get(name);
+  if (typeof f !== 'function') {
+    throw new TypeError(`task "${name}" is not a function (serve() registered a ${typeof f})`);
+  }
+  return f;
+}
+
+/**
+ * `(await import(url))[name]`, checked to be a function; with no `url`, task `name` as `serve()`
+ * registered it. Dynamic import, not eval: a strict CSP (`script-src 'self'`) allows it for
+ * same-origin modules.
  */
 export async function loadExport(url, name) {
+  if (url === undefined || url === null) return registeredExport(name);
   const module = await import(/* @vite-ignore */ /* webpackIgnore: true */ url);
   const f = module[name];
   if (typeof f !== 'function') {

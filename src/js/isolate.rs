@@ -7,7 +7,7 @@
 use crate::error::IsolateError;
 use crate::isolate::{ExitReason, Isolate, IsolateState, Priority};
 use crate::js::port::{JsMessage, JsReceivePort, JsSendPort};
-use crate::js::support::{get, Thrown};
+use crate::js::support::{get, TaskSource, Thrown, WorkerFactory};
 use crate::port::{ReceivePort, SendPort};
 use futures_core::Stream;
 use js_sys::{Array, Promise};
@@ -22,8 +22,6 @@ use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
 
 #[wasm_bindgen(module = "/worker/js-api.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = loadExport)]
-    pub(crate) fn load_export(url: &str, name: &str) -> Promise;
     #[wasm_bindgen(js_name = callFunction)]
     pub(crate) fn call_function(f: &JsValue, args: &Array) -> Promise;
     #[wasm_bindgen(js_name = reportUncaught)]
@@ -35,7 +33,7 @@ extern "C" {
 /// What a spawned JS isolate receives.
 #[derive(Serialize, Deserialize)]
 struct JsSpawn {
-    module: String,
+    module: TaskSource,
     export: String,
     message: JsMessage,
     /// Told once the module loaded and the export is a function (or why not), so that
@@ -45,7 +43,7 @@ struct JsSpawn {
 
 /// Runs in the isolate: loads the entry, reports, runs it until its promise settles.
 async fn js_entry(spawn: JsSpawn) {
-    let entry = match JsFuture::from(load_export(&spawn.module, &spawn.export)).await {
+    let entry = match JsFuture::from(spawn.module.load(&spawn.export)).await {
         Ok(f) => f,
         Err(e) => {
             let _ = spawn.started.send(Err(Thrown::from_js(&e)));
@@ -138,14 +136,17 @@ pub fn spawn_isolate(
     options: JsValue,
 ) -> Promise {
     let prepared = (|| {
-        let module = crate::js::support::module_url(&module, "spawnIsolate")?;
+        let factory = WorkerFactory::from_options(&options, "spawnIsolate")?;
+        let module = TaskSource::from_js(&module, factory.is_some(), "spawnIsolate")?;
         let message = JsMessage::from_js(&message, &get(&options, "transfer"))?;
         let started = ReceivePort::<Result<(), Thrown>>::new()?;
-        let mut builder = Isolate::builder().debug_name(
-            get(&options, "debugName")
-                .as_string()
-                .unwrap_or_else(|| "js".into()),
-        );
+        let debug_name = get(&options, "debugName")
+            .as_string()
+            .unwrap_or_else(|| "js".into());
+        let mut builder = Isolate::builder().debug_name(match &factory {
+            Some(f) => f.debug_name(&debug_name),
+            None => debug_name.clone(),
+        });
         if let Some(fatal) = get(&options, "errorsAreFatal").as_bool() {
             builder = builder.errors_are_fatal(fatal);
         }
@@ -161,14 +162,19 @@ pub fn spawn_isolate(
                 started: started.send_port(),
             },
         );
-        Ok::<_, JsValue>((spawned, started))
+        Ok::<_, JsValue>((spawned, started, factory, debug_name))
     })();
     future_to_promise(async move {
-        let (spawned, mut started) = prepared?;
+        // `_factory` stays registered until the worker has started (it is made only once).
+        let (spawned, mut started, _factory, debug_name) = prepared?;
         let isolate = spawned.await?;
         let report = std::future::poll_fn(|cx| Pin::new(&mut started).poll_next(cx)).await;
         match report {
-            Some(Ok(Ok(()))) => Ok(JsIsolate { inner: isolate }.into()),
+            Some(Ok(Ok(()))) => Ok(JsIsolate {
+                inner: isolate,
+                debug_name,
+            }
+            .into()),
             Some(Ok(Err(thrown))) => {
                 isolate.kill(Priority::Immediate);
                 Err(thrown.into_js())
@@ -193,6 +199,8 @@ pub fn spawn_isolate(
 #[wasm_bindgen(js_name = Isolate, skip_typescript)]
 pub struct JsIsolate {
     inner: Isolate,
+    /// The name as given: the inner isolate's may carry a worker factory's tag.
+    debug_name: String,
 }
 
 fn exit_to_js(reason: ExitReason) -> JsValue {
@@ -214,7 +222,7 @@ impl JsIsolate {
     /// The `debugName` it was spawned with.
     #[wasm_bindgen(getter, js_name = debugName)]
     pub fn debug_name(&self) -> String {
-        self.inner.debug_name().to_string()
+        self.debug_name.clone()
     }
 
     /// `'starting' | 'running' | 'paused' | 'exiting' | 'dead'`.
@@ -345,6 +353,13 @@ export interface SpawnOptions {
     killGrace?: number;
     /** Values in `message` to move instead of copying them. */
     transfer?: Transferable[];
+    /**
+     * Starts the isolate from a worker script of yours whose script calls `serve(tasks)` from
+     * `wasm-isolates/worker` (see `IsolatePoolOptions.worker`); name the entry with `tasksOf()`.
+     */
+    worker?: WorkerFactory;
+    /** With `worker`: how long the worker may take to call `serve()` (then `IsolateStartError`). Default: 20000. */
+    startTimeout?: number;
 }
 
 /** How an isolate ended, from `isolate.exited`. */
@@ -404,4 +419,9 @@ export class Isolate {
  * `message` travel as ports.
  */
 export function spawnIsolate<M = unknown>(module: string | URL, exportName: string, message?: M, options?: SpawnOptions): Promise<Isolate>;
+/**
+ * Spawns a long-lived isolate running entry `exportName(message, context)` registered by
+ * `serve()` in the script of `options.worker`; `tasks` is `tasksOf<typeof import('./tasks')>()`.
+ */
+export function spawnIsolate<M, K extends TaskName<M>>(tasks: Tasks<M>, exportName: K, message: EntryMessage<M[K]>, options: SpawnOptions & { worker: WorkerFactory }): Promise<Isolate>;
 "#;

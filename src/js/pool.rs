@@ -1,9 +1,9 @@
 //! The JS API's pool: `new IsolatePool(options)` runs exported functions of ES modules in
 //! isolates, with the Rust pool's queue, timeouts, cancellation and worker replacement.
 
-use crate::js::isolate::{call_function, load_export, with_context};
+use crate::js::isolate::{call_function, with_context};
 use crate::js::port::{JsMessage, Progress};
-use crate::js::support::Thrown;
+use crate::js::support::{TaskSource, Thrown, WorkerFactory};
 use crate::pool::IsolatePool;
 use crate::pool::PoolBuilder;
 use crate::port::{ReceivePort, SendPort};
@@ -27,7 +27,7 @@ extern "C" {
 /// by transfer, and where `reportProgress` goes.
 #[derive(Serialize, Deserialize)]
 struct JsCall {
-    module: String,
+    module: TaskSource,
     export: String,
     /// The arguments array; SendPorts in it travel as ports, `transfer` moves.
     args: JsMessage,
@@ -46,7 +46,7 @@ struct JsResult {
 async fn js_call(call: JsCall) -> Result<JsResult, Thrown> {
     let end = call.progress.clone();
     let value = async {
-        let f = JsFuture::from(load_export(&call.module, &call.export))
+        let f = JsFuture::from(call.module.load(&call.export))
             .await
             .map_err(|e| Thrown::from_js(&e))?;
         let args = with_context(&call.args.into_js(), call.progress);
@@ -92,7 +92,55 @@ export interface IsolatePoolOptions {
     prewarm?: boolean;
     /** The largest encoded task input or output, in bytes (transferred buffers do not count). Default: 256 MiB. */
     maxMessageBytes?: number;
+    /**
+     * Starts the pool's isolates from a worker script of yours, so that your bundler builds the
+     * tasks into it (TypeScript, their imports): a function returning
+     * `new Worker(new URL('./tasks.worker.ts', import.meta.url), { type: 'module' })`, whose script
+     * calls `serve(tasks)` from `wasm-isolates/worker`. Name those tasks with `tasksOf()`. Task
+     * modules named by URL still work in such a pool. Default: the package's own worker script.
+     */
+    worker?: WorkerFactory;
+    /**
+     * With `worker`: how long a new worker may take to call `serve()`; then its start fails with
+     * `IsolateStartError` (a script that never calls it cannot hang the pool). Default: 20000.
+     */
+    startTimeout?: number;
 }
+
+/**
+ * The `worker` option of `IsolatePool` and `spawnIsolate`: returns a new module Worker whose
+ * script calls `serve(tasks)` from `wasm-isolates/worker`, e.g.
+ * `() => new Worker(new URL('./tasks.worker.ts', import.meta.url), { type: 'module' })` (write
+ * it literally so that the bundler builds the worker). `name` is the isolate's name for devtools;
+ * passing it on is optional.
+ */
+export type WorkerFactory = (options: { name: string }) => Worker;
+
+declare const tasksType: unique symbol;
+
+/**
+ * What `tasksOf<M>()` returns: it names the tasks a worker script registered with `serve()`, in
+ * place of a module URL. `M` is the type of their module (`typeof import('./tasks')`).
+ */
+export interface Tasks<M> {
+    readonly [tasksType]: M;
+}
+
+/** The names of the function exports of a task module `M`. */
+export type TaskName<M> = { [K in keyof M]: M[K] extends (...args: any[]) => unknown ? K : never }[keyof M] & string;
+
+/**
+ * The arguments `run` and `stream` take for task `F`: its parameters without a trailing
+ * `IsolateContext` (which the isolate appends).
+ */
+export type TaskArgs<F> = F extends (...args: infer P) => unknown
+    ? P extends [...infer A, infer Last]
+        ? 0 extends 1 & Last ? P : [Last] extends [IsolateContext] ? A : P
+        : P
+    : never;
+
+/** The message a spawned entry `F` takes: its first parameter. */
+export type EntryMessage<F> = F extends (message: infer T, ...rest: any[]) => unknown ? T : never;
 
 /** Options of `IsolatePool.run`. */
 export interface RunOptions {
@@ -136,6 +184,9 @@ pub struct JsIsolatePool {
     /// Tasks that threw: the Rust pool counts them as completed (the isolate returned a value,
     /// `Err(Thrown)`), the JS caller sees a failure, so `stats()` moves them over.
     thrown: Rc<Cell<u64>>,
+    /// The `worker` option, registered for as long as the pool may start workers. Declared after
+    /// `pool`, so it is unregistered after the pool (and its workers) are gone.
+    factory: Option<WorkerFactory>,
 }
 
 #[wasm_bindgen(js_class = IsolatePool)]
@@ -145,7 +196,11 @@ impl JsIsolatePool {
     pub fn new(
         #[wasm_bindgen(unchecked_optional_param_type = "IsolatePoolOptions")] options: JsValue,
     ) -> Result<JsIsolatePool, JsValue> {
-        let mut b: PoolBuilder = IsolatePool::builder().debug_name("js");
+        let factory = WorkerFactory::from_options(&options, "IsolatePool")?;
+        let mut b: PoolBuilder = IsolatePool::builder().debug_name(match &factory {
+            Some(f) => f.debug_name("js"),
+            None => "js".into(),
+        });
         if let Some(n) = number(&options, "size") {
             b = b.size(n as usize);
         }
@@ -167,6 +222,7 @@ impl JsIsolatePool {
         Ok(JsIsolatePool {
             pool: b.build()?,
             thrown: Rc::new(Cell::new(0)),
+            factory,
         })
     }
 
@@ -186,7 +242,7 @@ impl JsIsolatePool {
         args: JsValue,
         options: JsValue,
     ) -> Promise {
-        let call = match prepare(&module, export_name, &args, &options, "run") {
+        let call = match self.prepare(&module, export_name, &args, &options, "run") {
             Ok(call) => call,
             Err(e) => return Promise::reject(&e),
         };
@@ -257,7 +313,7 @@ impl JsIsolatePool {
         args: JsValue,
         options: JsValue,
     ) -> Result<crate::js::stream::JsTaskStream, JsValue> {
-        let (call, _) = prepare(&module, export_name, &args, &options, "stream")?;
+        let (call, _) = self.prepare(&module, export_name, &args, &options, "stream")?;
         let window = number(&options, "window").map_or(4, |n| (n as u32).max(1));
         crate::js::stream::start(&self.pool, call.module, call.export, call.args, window)
     }
@@ -283,35 +339,38 @@ impl JsIsolatePool {
     }
 }
 
-/// Checks and converts the arguments shared by `run` and `stream`.
-fn prepare(
-    module: &JsValue,
-    export: String,
-    args: &JsValue,
-    options: &JsValue,
-    what: &str,
-) -> Result<(JsCall, Option<web_sys::AbortSignal>), JsValue> {
-    let module = crate::js::support::module_url(module, what)?;
-    let args = if args.is_undefined() || args.is_null() {
-        Array::new().into()
-    } else {
-        args.clone()
-    };
-    if !args.is_instance_of::<Array>() {
-        return Err(crate::js::support::type_error(format!(
-            "{what}: args must be an array"
-        )));
+impl JsIsolatePool {
+    /// Checks and converts the arguments shared by `run` and `stream`.
+    fn prepare(
+        &self,
+        module: &JsValue,
+        export: String,
+        args: &JsValue,
+        options: &JsValue,
+        what: &str,
+    ) -> Result<(JsCall, Option<web_sys::AbortSignal>), JsValue> {
+        let module = TaskSource::from_js(module, self.factory.is_some(), what)?;
+        let args = if args.is_undefined() || args.is_null() {
+            Array::new().into()
+        } else {
+            args.clone()
+        };
+        if !args.is_instance_of::<Array>() {
+            return Err(crate::js::support::type_error(format!(
+                "{what}: args must be an array"
+            )));
+        }
+        let args = JsMessage::from_js(&args, &crate::js::support::get(options, "transfer"))?;
+        let signal: Option<web_sys::AbortSignal> =
+            crate::js::support::get(options, "signal").dyn_into().ok();
+        Ok((
+            JsCall {
+                module,
+                export,
+                args,
+                progress: None,
+            },
+            signal,
+        ))
     }
-    let args = JsMessage::from_js(&args, &crate::js::support::get(options, "transfer"))?;
-    let signal: Option<web_sys::AbortSignal> =
-        crate::js::support::get(options, "signal").dyn_into().ok();
-    Ok((
-        JsCall {
-            module,
-            export,
-            args,
-            progress: None,
-        },
-        signal,
-    ))
 }

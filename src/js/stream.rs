@@ -10,9 +10,8 @@
 //! [`STOP_GRACE`] is cancelled like any task (its worker replaced).
 
 use crate::error::IsolateError;
-use crate::js::isolate::load_export;
 use crate::js::port::JsMessage;
-use crate::js::support::{iter_result, poll_now, Thrown};
+use crate::js::support::{iter_result, poll_now, TaskSource, Thrown};
 use crate::platform::timer::{Delay, TRAILING_MESSAGES};
 use crate::pool::{IsolatePool, TaskHandle};
 use crate::port::{ReceivePort, SendPort};
@@ -55,7 +54,7 @@ enum Event {
 
 #[derive(Serialize, Deserialize)]
 struct StreamCall {
-    module: String,
+    module: TaskSource,
     export: String,
     args: JsMessage,
     items: SendPort<Event>,
@@ -77,7 +76,7 @@ async fn produce(call: StreamCall) {
     let fail = |e: &JsValue| {
         let _ = call.items.send(Event::Failed(Thrown::from_js(e)));
     };
-    let f = match JsFuture::from(load_export(&call.module, &call.export)).await {
+    let f = match JsFuture::from(call.module.load(&call.export)).await {
         Ok(f) => f,
         Err(e) => return fail(&e),
     };
@@ -305,7 +304,7 @@ impl JsTaskStream {
 /// Starts the producer on `pool`.
 pub(crate) fn start(
     pool: &IsolatePool,
-    module: String,
+    module: TaskSource,
     export: String,
     args: JsMessage,
     window: u32,
@@ -362,10 +361,18 @@ export type TaskItem<M, K extends keyof M> = M[K] extends (...args: any[]) => As
 
 export interface IsolatePool {
     /**
+     * Calls task `exportName(...args, context)` registered by `serve()` in the script of the
+     * pool's `worker` option; `tasks` is `tasksOf<typeof import('./tasks')>()`, which types the
+     * names, the arguments and the result.
+     */
+    run<M, K extends TaskName<M>>(tasks: Tasks<M>, exportName: K, args?: TaskArgs<M[K]>, options?: RunOptions): Promise<TaskResult<M, K>>;
+    /**
      * Calls `(await import(module))[exportName](...args, context)` in an isolate. Name the result
      * type with `run<T>` or, from the task module, `run<TaskResult<typeof import('./task'), 'name'>>`.
      */
     run<T = unknown>(module: string | URL, exportName: string, args?: readonly unknown[], options?: RunOptions): Promise<T>;
+    /** `stream` for an async generator registered by `serve()` (see `run`); the items are typed from `M`. */
+    stream<M, K extends TaskName<M>>(tasks: Tasks<M>, exportName: K, args?: TaskArgs<M[K]>, options?: StreamOptions): TaskStream<TaskItem<M, K>>;
     /**
      * Runs async generator `exportName` of `module` in an isolate (called with `...args, context`)
      * and returns its items, at most `window` ahead of the consumer.

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(module = "/worker/host.js")]
@@ -83,6 +84,111 @@ impl Thrown {
             &format!("task threw {}: {}", self.name, self.message),
             &[("cause", cause.into())],
         )
+    }
+}
+
+#[wasm_bindgen(module = "/worker/js-api.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = isTasksHandle)]
+    fn is_tasks_handle(value: &JsValue) -> bool;
+    #[wasm_bindgen(js_name = loadExport)]
+    fn load_export(url: Option<&str>, name: &str) -> Promise;
+}
+
+/// Where a JS task's function comes from, as it travels to the isolate.
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone)]
+pub(crate) enum TaskSource {
+    /// An ES module imported by URL in the isolate.
+    Url(String),
+    /// The tasks the worker script registered with `serve()` (a `tasksOf()` handle).
+    Registered,
+}
+
+impl TaskSource {
+    /// `module` as given to `run`, `stream` or `spawnIsolate`: a `tasksOf()` handle, or a URL
+    /// (see [`module_url`]). A handle needs a worker factory (`has_factory`), because only a
+    /// worker script of the user's calls `serve()`; without one it is a `TypeError` at once
+    /// rather than a task that cannot find its function.
+    pub(crate) fn from_js(
+        module: &JsValue,
+        has_factory: bool,
+        what: &str,
+    ) -> Result<Self, JsValue> {
+        if !is_tasks_handle(module) {
+            return module_url(module, what).map(TaskSource::Url);
+        }
+        if !has_factory {
+            return Err(type_error(format!(
+                "{what}: tasksOf() names tasks that a worker script registers with serve(), \
+                 so it needs the `worker` option (a function returning that Worker)"
+            )));
+        }
+        Ok(TaskSource::Registered)
+    }
+
+    /// In the isolate: the task's function (a promise of it, rejected with a `TypeError` when
+    /// the module does not export `name`, or no `serve()` registered it).
+    pub(crate) fn load(&self, name: &str) -> Promise {
+        match self {
+            TaskSource::Url(url) => load_export(Some(url), name),
+            TaskSource::Registered => load_export(None, name),
+        }
+    }
+}
+
+#[wasm_bindgen(module = "/worker/host.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = registerWorkerFactory)]
+    fn register_worker_factory(factory: &js_sys::Function, start_timeout: f64) -> String;
+    #[wasm_bindgen(js_name = unregisterWorkerFactory)]
+    fn unregister_worker_factory(tag: &str);
+}
+
+/// How long a worker made by a `worker` option may take to start the isolate protocol (its
+/// script's `serve()` call), unless `startTimeout` says otherwise. Long enough for a dev server
+/// that transpiles the worker's module graph on first request on a slow machine.
+const DEFAULT_START_TIMEOUT_MS: f64 = 20_000.0;
+
+/// The `worker` option of the JS pool or of `spawnIsolate`: a function returning a module
+/// `Worker` whose script calls `serve()`. Registered with worker/host.js for as long as this
+/// lives; the tag it appends to the debug name is how `createIsolateWorker` finds it (the Rust
+/// pool and isolate start workers knowing only a name).
+pub(crate) struct WorkerFactory {
+    tag: String,
+}
+
+impl WorkerFactory {
+    /// Reads `options.worker` (and `options.startTimeout`, ms): `None` when there is no factory,
+    /// a `TypeError` when `worker` is not a function.
+    pub(crate) fn from_options(options: &JsValue, what: &str) -> Result<Option<Self>, JsValue> {
+        let worker = get(options, "worker");
+        if worker.is_undefined() || worker.is_null() {
+            return Ok(None);
+        }
+        let factory = worker.dyn_into::<js_sys::Function>().map_err(|_| {
+            type_error(format!(
+                "{what}: the worker option must be a function returning a Worker, e.g. \
+                 () => new Worker(new URL('./tasks.worker.js', import.meta.url), {{type: 'module'}})"
+            ))
+        })?;
+        let timeout = get(options, "startTimeout")
+            .as_f64()
+            .filter(|n| *n > 0.0)
+            .unwrap_or(DEFAULT_START_TIMEOUT_MS);
+        Ok(Some(WorkerFactory {
+            tag: register_worker_factory(&factory, timeout),
+        }))
+    }
+
+    /// `name` with this factory's tag, for `PoolBuilder::debug_name` / `IsolateBuilder::debug_name`.
+    pub(crate) fn debug_name(&self, name: &str) -> String {
+        format!("{name}{}", self.tag)
+    }
+}
+
+impl Drop for WorkerFactory {
+    fn drop(&mut self) {
+        unregister_worker_factory(&self.tag);
     }
 }
 

@@ -1,12 +1,14 @@
 // The npm package as its consumers get it: `npm pack`, unpacked into each consumer's
-// node_modules, in four set-ups — unbundled (a plain <script type="module"> importing by path),
-// the `wasm-pack build --target web` output, Vite (TypeScript, checked with `tsc --noEmit`) and
-// webpack 5 — each served under a strict CSP (`script-src 'self' 'wasm-unsafe-eval';
-// worker-src 'self'`: no eval, no blob: workers) and driven headless. Every set-up runs the same
-// body (tests/fixtures/shared/exercise.js): IsolatePool (module tasks, transfer, errors with
-// their cause, abort, timeout, progress, a transferred result, a stream), spawnIsolate with ports
-// both ways (refused without cross-origin isolation), parseJson in every mode against
-// JSON.parse, sortInIsolate.
+// node_modules, in five set-ups — unbundled (a plain <script type="module"> importing by path),
+// the `wasm-pack build --target web` output, Vite (TypeScript, checked with `tsc --noEmit`) under
+// `vite build` and under `vite dev`, and webpack 5 — each served under a strict CSP
+// (`script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'`: no eval, no blob: workers) and
+// driven headless. Every set-up runs the same body (tests/fixtures/shared/exercise.js):
+// IsolatePool (module tasks, transfer, errors with their cause, abort, timeout, progress, a
+// transferred result, a stream), spawnIsolate with ports both ways (refused without cross-origin
+// isolation), the same again with tasks built into a worker script of the consumer's (the
+// `worker` option, `serve()` and `tasksOf()`: a TypeScript task module under Vite, one importing
+// a sibling module everywhere), parseJson in every mode against JSON.parse, sortInIsolate.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -108,37 +110,106 @@ test('TypeScript: the Vite fixture type-checks against the package (tsc --noEmit
   }
 });
 
+test('npm pack ships the worker entry for the worker option (wasm-isolates/worker)', () => {
+  const files = packed.files.map((f) => f.path);
+  for (const want of ['pkg/worker.js', 'pkg/worker.d.ts']) assert.ok(files.includes(want), `${want} missing`);
+  const manifest = JSON.parse(readFileSync(path.join(work, 'vite', 'node_modules', 'wasm-isolates', 'package.json'), 'utf8'));
+  assert.equal(manifest.exports['./worker'].import, './pkg/worker.js');
+});
+
 test('bundlers put the isolate worker in a chunk of its own that carries the glue', () => {
   // Vite: a worker chunk built from bootstrap.js; the glue it imports is in the worker's graph.
   const viteAssets = readdirSync(path.join(work, 'vite', 'dist', 'assets'));
   assert.ok(viteAssets.some((f) => /^bootstrap-.*\.js$/.test(f)), `no worker chunk in ${viteAssets.join(', ')}`);
-  // webpack: besides main.js, the worker's entry and the glue chunk it loads.
+  // The worker script of the `worker` option is built (transpiled, its imports bundled), not
+  // copied as an asset: no TypeScript file is shipped.
+  assert.ok(viteAssets.some((f) => /^tasks\.worker-.*\.js$/.test(f)), `no tasks.worker chunk in ${viteAssets.join(', ')}`);
+  assert.ok(!viteAssets.some((f) => f.endsWith('.ts')), `TypeScript shipped as an asset: ${viteAssets.join(', ')}`);
+  // webpack: besides main.js, the workers' entries and the glue chunk they load.
   const webpackOut = readdirSync(path.join(work, 'webpack', 'dist')).filter((f) => f.endsWith('.js'));
-  assert.ok(webpackOut.length >= 3, `expected main.js plus worker chunks, got ${webpackOut.join(', ')}`);
+  assert.ok(webpackOut.length >= 4, `expected main.js plus worker chunks, got ${webpackOut.join(', ')}`);
 });
 
 const FROM = {
   web: 'npm pack, unbundled',
   'wasm-pack-web': 'wasm-pack build --target web, unbundled',
   vite: 'npm pack, Vite build',
+  'vite-dev': 'npm pack, vite dev',
   webpack: 'npm pack, webpack 5 build',
 };
 
 // Where each set-up's page is served from (relative to its directory).
 const SERVE_ROOT = { web: '.', 'wasm-pack-web': '.', vite: 'dist', webpack: '.' };
 
+/**
+ * `vite dev` on the Vite fixture (its sources, not its build), with the same headers the other
+ * set-ups get: the dev server transpiles and serves each module on request.
+ */
+async function serveViteDev(coi) {
+  const { createServer } = await import('vite');
+  const root = path.join(work, 'vite');
+  const isolation = coi ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {};
+  const server = await createServer({
+    root,
+    configFile: path.join(root, 'vite.config.mjs'),
+    logLevel: 'warn',
+    server: { host: '127.0.0.1', port: 0, hmr: false, headers: { 'Content-Security-Policy': CSP, ...isolation } },
+  });
+  await server.listen();
+  return { url: server.resolvedUrls.local[0], close: () => server.close() };
+}
+
 const setups = [
   { engine: 'chromium', coi: true, root: 'web' },
   { engine: 'chromium', coi: false, root: 'web' },
   { engine: 'firefox', coi: true, root: 'web' },
+  { engine: 'firefox', coi: false, root: 'web' },
   { engine: 'chromium', coi: true, root: 'wasm-pack-web' },
   { engine: 'chromium', coi: true, root: 'vite' },
   { engine: 'chromium', coi: false, root: 'vite' },
   { engine: 'firefox', coi: true, root: 'vite' },
+  { engine: 'firefox', coi: false, root: 'vite' },
+  { engine: 'chromium', coi: true, root: 'vite-dev' },
+  { engine: 'firefox', coi: false, root: 'vite-dev' },
   { engine: 'chromium', coi: true, root: 'webpack' },
+  { engine: 'chromium', coi: false, root: 'webpack' },
   { engine: 'firefox', coi: false, root: 'webpack' },
   { engine: 'firefox', coi: true, root: 'webpack' },
 ];
+
+/**
+ * The `worker` option's results (exercise.js, `exerciseWorkerOption`): tasks registered by
+ * `serve()` in the consumer's own worker script run, report progress, stream and serve a spawned
+ * isolate with ports; a name not registered, a handle without the option, a factory that throws
+ * and a script that never calls serve() each fail with a typed error instead of hanging.
+ */
+function checkWorkerOption(w, { root, coi }) {
+  if (root === 'wasm-pack-web') {
+    assert.equal(w, null, 'the bare glue has no tasksOf');
+    return;
+  }
+  assert.deepEqual(w.doubled, { ok: true, value: [2, 4, 6] }, 'a task that imports a sibling module');
+  assert.deepEqual(w.progress, { ok: true, value: 3 });
+  assert.deepEqual(w.heard, [[1, 3], [2, 3], [3, 3]]);
+  assert.deepEqual(w.stream, { ok: true, value: [0, 1, 2, 3] });
+  assert.equal(w.unregistered.name, 'IsolateTaskError');
+  assert.match(w.unregistered.cause.message, /task "nope" is not registered: serve\(\) in the worker registered "count", "doubled", "echo", "range"/);
+  assert.deepEqual(w.byUrl, { ok: true, value: 5 });
+  assert.deepEqual(w.afterErrors, { ok: true, value: [10] });
+  assert.equal(w.stats.failed, 1);
+  assert.equal(w.stats.completed, 5);
+  assert.equal(w.withoutWorkerOption.name, 'TypeError');
+  assert.match(w.withoutWorkerOption.message, /needs the `worker` option/);
+  assert.equal(w.factoryThrows.name, 'IsolateStartError');
+  assert.match(w.factoryThrows.message, /the worker option threw \(Error: no workers today\)/);
+  assert.equal(w.noServe.name, 'IsolateStartError');
+  assert.match(w.noServe.message, /must call serve\(tasks\) from 'wasm-isolates\/worker'/);
+  if (coi) {
+    assert.deepEqual(w.spawn, { ok: true, value: { answer: 'echo: hi', exit: 'returned', ended: true, debugName: 'echo' } });
+  } else {
+    assert.equal(w.spawn.name, 'IsolateUnsupportedError');
+  }
+}
 
 for (const { engine, coi, root } of setups) {
   describe(`consumer of ${FROM[root]}, ${engine}, cross-origin isolation ${coi ? 'on' : 'off'}`, () => {
@@ -146,7 +217,9 @@ for (const { engine, coi, root } of setups) {
     let browser;
     let userDataDir;
     before(async () => {
-      server = await serve({ root: path.join(work, root, SERVE_ROOT[root]), port: 0, coi, csp: CSP });
+      server = root === 'vite-dev'
+        ? await serveViteDev(coi)
+        : await serve({ root: path.join(work, root, SERVE_ROOT[root]), port: 0, coi, csp: CSP });
       userDataDir = mkdtempSync(path.join(tmpdir(), 'wasm-isolates-profile-'));
       browser = await puppeteer.launch(launchOptions(engine === 'chromium' ? 'chrome' : 'firefox', userDataDir));
     });
@@ -203,10 +276,11 @@ for (const { engine, coi, root } of setups) {
       assert.deepEqual(r.filled, [64, 9]);
       assert.deepEqual(r.stream, { ok: true, value: [0, 1, 2, 3] });
       if (coi) {
-        assert.deepEqual(r.spawn, { ok: true, value: { answer: 'echo: hi', exit: 'returned', ended: true } });
+        assert.deepEqual(r.spawn, { ok: true, value: { answer: 'echo: hi', exit: 'returned', ended: true, debugName: 'js' } });
       } else {
         assert.equal(r.spawn.name, 'IsolateUnsupportedError');
       }
+      checkWorkerOption(r.workerOption, { root, coi });
       assert.equal(r.json.length, r.json.expectedLength);
       assert.ok(r.json.first && r.json.page && r.json.objects, JSON.stringify(r.json));
       assert.ok(Math.abs(r.json.latSum - r.json.expectedLatSum) < 1e-6, JSON.stringify(r.json));

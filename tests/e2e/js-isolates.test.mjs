@@ -136,6 +136,33 @@ for (const { engine, coi } of setups) {
       assert.equal(r.streamStats.restarted, 0, 'an early stop ends the generator without replacing its worker');
     });
 
+    test('the worker option: bad factories fail the task that needed them, typed; serve() adds up', () => {
+      assert.equal(r.workerOptionFailed, undefined, r.workerOptionFailed);
+      assert.equal(r.notAFactory.name, 'TypeError');
+      assert.match(r.notAFactory.message, /worker option must be a function/);
+      assert.equal(r.serveOnPage.name, 'TypeError', 'serve() refuses to run on the page');
+      assert.equal(r.factoryReturnsNumber.name, 'IsolateStartError');
+      assert.match(r.factoryReturnsNumber.message, /must return a Worker .*not number/);
+      assert.equal(r.afterBadFactory.name, 'IsolateStartError', 'each task that needs a worker is told');
+      assert.match(r.factoryReturnsPromise.message, /not a Promise/);
+      // serve() called twice: the first call's tasks and the second's entries are both there.
+      assert.deepEqual(r.registeredFirst, { ok: true, value: 3 });
+      assert.equal(r.registeredNotAFunction.name, 'IsolateTaskError');
+      assert.match(r.registeredNotAFunction.cause.message, /task "notAFunction" is not a function/);
+      assert.deepEqual(r.registeredStream, { ok: true, value: [0, 1, 4] });
+      assert.equal(r.freedPending.ok, false);
+      assert.equal(r.freedPending.base, true, `a freed pool's task rejects with an IsolateError: ${JSON.stringify(r.freedPending)}`);
+      assert.equal(r.spawnHandleWithoutWorker.name, 'TypeError');
+      if (!coi) return;
+      assert.equal(r.servedDebugName, 'served', 'the factory tag is not part of the name');
+      assert.equal(r.servedDoubled, 8);
+      assert.deepEqual(r.servedExit, { ok: true, value: 'returned' });
+      assert.equal(r.spawnUnregistered.name, 'IsolateTaskError');
+      assert.match(r.spawnUnregistered.cause.message, /task "nope" is not registered/);
+      assert.equal(r.lookalikeName, 'x#worker-factory-1');
+      assert.deepEqual(r.lookalikeExit, { ok: true, value: 'killed' });
+    });
+
     if (!coi) {
       test('spawnIsolate is refused with IsolateUnsupportedError naming the headers', () => {
         assert.equal(r.unsupported.name, 'IsolateUnsupportedError');

@@ -226,7 +226,9 @@ export interface JsonProgress {
      * `"sending"` (a string source, in UTF-16 units); `"parsing"`: 0 of 1 at the start, then bytes
      * parsed of the document's bytes about every 4 MiB (top-level arrays; a document cut into
      * parts reports its first part only), then 1 of 1 when done; `"delivering"` (records, mode
-     * `objects`). `done / total` is the fraction done in every stage.
+     * `objects`; from the root array the total is estimated from the bytes parsed until the parse
+     * is over, since records are delivered while the isolate parses). `done / total` is the
+     * fraction done in every stage.
      */
     stage: "sending" | "parsing" | "delivering";
     done: number;
@@ -241,7 +243,9 @@ export interface JsonObjectsOptions {
     budgetMs?: number;
     /**
      * Mode `objects`: main-thread milliseconds of work after each rendered frame (slices are
-     * parsed right after a frame until this is spent, then the next frame is awaited). Default: 10.
+     * parsed right after a frame until this is spent, then the next frame is awaited). This is
+     * the most: after a missed frame it shrinks (to a quarter at least) and grows back while
+     * frames are kept. Default: 10.
      */
     frameBudgetMs?: number;
     /** Called as the work advances; an exception it throws is ignored. */
@@ -336,6 +340,10 @@ pub async fn parse_json(source: JsValue, options: JsValue) -> Result<JsValue, Js
         };
         let on_slice = |done: u32| options.progress("sending", done as f64, total);
         let (progress, _listening) = options.parse_progress()?;
+        if options.mode == Mode::Objects && options.pointer.is_empty() {
+            // The root array's elements come while the isolate parses; no document is kept.
+            return objects_streamed(source, &options, on_slice, progress, from_string).await;
+        }
         if options.mode == Mode::Columns && options.pointer.is_empty() && !options.fields.is_empty()
         {
             // The records' fields are picked out as the parse goes; no document is kept.
@@ -469,17 +477,187 @@ const SLICES_AHEAD: usize = 3;
 /// renders no frames).
 const SLOT_MAX_WAIT_MS: f64 = 100.0;
 
-/// Delivers the array at `pointer` as JS objects, slice by slice: each slice is parsed here by
-/// `JSON.parse` (cheaper than rebuilding a structured clone) and appended to the result.
+/// Main-thread time in *slots* that start right after a frame is rendered (`nextSlot`), for
+/// building objects without losing a frame.
 ///
-/// Why frames are kept: the work is done in *slots* that start right after a frame is rendered
-/// (`nextSlot`), and a slot takes slices only while the time spent since it started, plus what the
-/// next slice is expected to cost (measured per record on the slices before), stays within the
-/// slot's budget; then it waits for the next frame. So the page's own work between two frames is
-/// bounded by the slot budget, and what the engine adds on top (the garbage collections of the
-/// growing graph, which land in whichever slice allocates when the heap fills) has the rest of the
-/// frame interval to fit in. Each slice is sized to `budget_ms`, so a slot holds several and the
-/// cost per record is re-measured all the time. docs/json.md has the figures.
+/// Why frames are kept: a slot takes slices only while the time spent since it started, plus
+/// what the next slice is expected to cost (measured per byte on the slices before), stays within
+/// the slot's budget; then it waits for the next frame. So the page's own work between two frames
+/// is bounded by the slot budget, and what the engine adds on top (the garbage collections of the
+/// growing graph, which land in whichever slice allocates when the heap fills, or run between
+/// tasks) has the rest of the frame interval to fit in. The cost per byte is re-measured on every
+/// slice, slow to forget a costly one (a collection landed in it) and quick to learn one.
+/// docs/json.md has the figures.
+struct Slots {
+    /// When the current slot started; `None` before the first.
+    start: Option<f64>,
+    /// The slot budget now, and at most (`frameBudgetMs`).
+    budget_ms: f64,
+    max_budget_ms: f64,
+    /// What the first slice is expected to cost, before anything is measured.
+    first_guess_ms: f64,
+    /// Main-thread milliseconds per byte of text, once measured.
+    per_byte: Option<f64>,
+}
+
+/// An interval between two slot starts longer than this means a frame was missed (the demo's
+/// frame monitor counts rAF gaps over 25 ms: 60 Hz jitter alone reaches about 22 ms).
+const MISSED_FRAME_MS: f64 = 25.0;
+
+impl Slots {
+    fn new(budget_ms: f64, first_guess_ms: f64) -> Self {
+        Slots {
+            start: None,
+            budget_ms,
+            max_budget_ms: budget_ms,
+            first_guess_ms,
+            per_byte: None,
+        }
+    }
+
+    /// `JSON.parse` of `text` (a JSON array), its elements appended to `out`, in the current slot
+    /// if its expected cost fits there, else at the start of the next one. Returns the number of
+    /// elements appended and the milliseconds it took.
+    ///
+    /// The budget adapts to what the frames show: when the slot after a full one starts a missed
+    /// frame later (a collection, the page's own work, or a busy machine took the rest of the
+    /// interval), the budget shrinks to 60 %, down to a quarter of `frameBudgetMs`; each slot on
+    /// time gives back half a millisecond. So the pauses that cannot be measured from inside a
+    /// slice still size the slots.
+    async fn append(&mut self, out: &Array, text: &Uint8Array) -> Result<(f64, f64), JsValue> {
+        let now = crate::platform::host::now;
+        let bytes = f64::from(text.length().max(1));
+        let expected = self.per_byte.map_or(self.first_guess_ms, |p| p * bytes);
+        let asked = now();
+        let fits = self
+            .start
+            .is_some_and(|start| asked - start + expected <= self.budget_ms);
+        if !fits {
+            let start = JsFuture::from(next_slot(SLOT_MAX_WAIT_MS))
+                .await?
+                .as_f64()
+                .unwrap_or_else(now);
+            // Only a slot asked for as soon as the one before was full tells whether frames
+            // were kept: after a wait for data the interval says nothing.
+            if let Some(previous) = self.start.filter(|p| asked - p <= self.budget_ms + 4.0) {
+                self.budget_ms = if start - previous > MISSED_FRAME_MS {
+                    (self.budget_ms * 0.6).max(self.max_budget_ms / 4.0)
+                } else {
+                    (self.budget_ms + 0.5).min(self.max_budget_ms)
+                };
+            }
+            self.start = Some(start);
+        }
+        let t0 = now();
+        let appended = append_parsed(out, text)?;
+        let spent = now() - t0;
+        let measured = spent.max(0.01) / bytes;
+        self.per_byte = Some(
+            self.per_byte
+                .map_or(measured, |p| measured.max(p * 0.5 + measured * 0.5)),
+        );
+        Ok((appended, spent))
+    }
+}
+
+/// Bytes of text per run (one `JSON.parse` call) in mode `objects` from the root array, per
+/// millisecond of `budgetMs`: 256 KiB at the default 4 ms. `JSON.parse` builds records at
+/// roughly 100–250 KB per ms in both engines here (measured on the demo's datasets), so a run
+/// stays within its budget and a slot holds several; the slot is then filled run by run from
+/// the measured cost. Smaller runs would cost more calls and messages for nothing.
+const RUN_BYTES_PER_BUDGET_MS: f64 = 64.0 * 1024.0;
+const MIN_RUN_BYTES: f64 = 16.0 * 1024.0;
+
+/// What the loop of [`objects_streamed`] waits for.
+enum StreamEvent {
+    Chunk(Option<Result<crate::json::inside::ArrayChunk, IsolateError>>),
+    End(Result<(u64, u64), JsonFault>),
+}
+
+/// Mode `objects` for the root array: the isolate sends runs of elements as JSON text *while* it
+/// parses (`json::inside::stream_root_array`), and this thread `JSON.parse`s them in slots right
+/// after frames ([`Slots`]). So building objects starts once the first runs have been read, not
+/// after the whole document has been parsed, and no document is kept. A malformed document
+/// rejects as soon as the isolate reports the error, whatever has been built by then.
+async fn objects_streamed(
+    source: JsonSource,
+    options: &Options,
+    on_slice: impl FnMut(u32),
+    progress: crate::json::inside::ProgressPort,
+    from_string: bool,
+) -> Result<JsValue, JsValue> {
+    use std::collections::VecDeque;
+    use std::task::Poll;
+    let mut port = ReceivePort::<crate::json::inside::ArrayChunk>::new()?;
+    let run_bytes =
+        (options.budget_ms * RUN_BYTES_PER_BUDGET_MS).clamp(MIN_RUN_BYTES, 16.0 * 1048576.0);
+    let mut end = Box::pin(crate::json::document::stream_root_array_with(
+        source,
+        on_slice,
+        progress,
+        port.send_port(),
+        run_bytes as u32,
+    ));
+    let out = Array::new();
+    let mut slots = Slots::new(options.slot_budget_ms, options.budget_ms);
+    let mut runs: VecDeque<Uint8Array> = VecDeque::new();
+    // (messages sent, elements) once the isolate has finished.
+    let mut finished: Option<(u64, u64)> = None;
+    let mut received = 0u64;
+    // Elements received, and the estimated total until the isolate has finished.
+    let mut coming = 0u64;
+    let mut estimate = 0.0;
+    let mut delivered = 0.0;
+    loop {
+        if let Some(run) = runs.pop_front() {
+            let (appended, _) = slots.append(&out, &run).await?;
+            delivered += appended;
+            let total = finished.map_or(estimate, |(_, n)| n as f64);
+            options.progress("delivering", delivered, total.max(delivered));
+            continue;
+        }
+        if finished.is_some_and(|(messages, _)| received >= messages) {
+            break;
+        }
+        // The end first: a failure rejects at once, with runs still queued.
+        let event = std::future::poll_fn(|cx| {
+            if finished.is_none() {
+                if let Poll::Ready(result) = end.as_mut().poll(cx) {
+                    return Poll::Ready(StreamEvent::End(result));
+                }
+            }
+            Pin::new(&mut port).poll_next(cx).map(StreamEvent::Chunk)
+        })
+        .await;
+        match event {
+            StreamEvent::End(Ok(done)) => {
+                finished = Some(done);
+                options.progress("parsing", 1.0, 1.0);
+            }
+            StreamEvent::End(Err(fault)) => return Err(json_error(fault, from_string)),
+            StreamEvent::Chunk(Some(Ok(chunk))) => {
+                received += 1;
+                let text = chunk.text.view();
+                let mut from = 0;
+                for &to in &chunk.ends {
+                    runs.push_back(text.subarray(from, to));
+                    from = to;
+                }
+                coming += u64::from(chunk.elements);
+                estimate = (coming as f64 * chunk.of as f64 / chunk.upto.max(1) as f64).round();
+            }
+            StreamEvent::Chunk(Some(Err(e))) => return Err(e.into()),
+            StreamEvent::Chunk(None) => return Err(IsolateError::Closed.into()),
+        }
+    }
+    port.close();
+    Ok(out.into())
+}
+
+/// Delivers the array at `pointer` of a parsed document as JS objects, slice by slice: each
+/// slice is parsed here by `JSON.parse` (cheaper than rebuilding a structured clone) and appended
+/// to the result, in [`Slots`] right after frames. Each slice is sized to `budget_ms` from the
+/// measured cost per record, so a slot holds several.
 async fn objects(doc: &JsonDocument, options: &Options) -> Result<JsValue, JsValue> {
     use std::collections::VecDeque;
     let pointer = options.pointer.as_str();
@@ -487,17 +665,10 @@ async fn objects(doc: &JsonDocument, options: &Options) -> Result<JsValue, JsVal
     // kind (docs/json.md), rather than some values resolving `[]`.
     let len = doc.array_len(pointer).await?;
     let out = Array::new();
-    let now = crate::platform::host::now;
-    let slot_budget = options.slot_budget_ms;
+    let mut slots = Slots::new(options.slot_budget_ms, options.budget_ms);
     let mut size: u64 = 256;
     let mut requested = 0u64;
     let mut in_flight = VecDeque::with_capacity(SLICES_AHEAD);
-    // Main-thread milliseconds per record, once measured.
-    let mut per_record: Option<f64> = None;
-    let mut slot = JsFuture::from(next_slot(SLOT_MAX_WAIT_MS))
-        .await?
-        .as_f64()
-        .unwrap_or_else(now);
     loop {
         while in_flight.len() < SLICES_AHEAD && requested < len {
             let end = (requested + size).min(len);
@@ -508,25 +679,13 @@ async fn objects(doc: &JsonDocument, options: &Options) -> Result<JsValue, JsVal
             ));
             requested = end;
         }
-        let Some((start, end, request)) = in_flight.pop_front() else {
+        let Some((_, end, request)) = in_flight.pop_front() else {
             break;
         };
         let slice = request.await?.map_err(IsolateError::from)?;
-        let records = (end - start) as f64;
-        let expected = per_record.map_or(options.budget_ms, |p| p * records);
-        if now() - slot + expected > slot_budget {
-            slot = JsFuture::from(next_slot(SLOT_MAX_WAIT_MS))
-                .await?
-                .as_f64()
-                .unwrap_or_else(now);
-        }
-        let t0 = now();
-        let appended = append_parsed(&out, &slice.view())?;
-        let spent = now() - t0;
+        let (appended, spent) = slots.append(&out, &slice.view()).await?;
         options.progress("delivering", end as f64, len as f64);
         let measured = spent.max(0.01) / appended.max(1.0);
-        // Slow to forget a costly slice (a collection landed in it), quick to learn one.
-        per_record = Some(per_record.map_or(measured, |p| measured.max(p * 0.5 + measured * 0.5)));
         // Slices of 80 % of the budget; grow at most 4x per step.
         size = ((options.budget_ms * 0.8 / measured) as u64).clamp(16, size * 4);
     }

@@ -228,6 +228,27 @@ pub(crate) async fn parse_columns_with(
     Ok(columns)
 }
 
+/// Parses `source` in an isolate without keeping a document, sending the elements of its
+/// top-level array to `sink` as JSON text in runs of about `chunk_bytes` while the parse goes on
+/// (see [`stream_root_array`]). Resolves when the parse is over: with the number of runs sent and
+/// of elements, or the parse's failure (after which runs already sent are to be dropped).
+/// Dropping the future cancels the isolate's task.
+pub(crate) async fn stream_root_array_with(
+    source: JsonSource,
+    on_slice: impl FnMut(u32),
+    progress: ProgressPort,
+    sink: crate::port::SendPort<ArrayChunk>,
+    chunk_bytes: u32,
+) -> Result<(u64, u64), JsonFault> {
+    let (source, pool) = JsonDocument::stage(source, on_slice).await?;
+    let end = pool
+        .run_async(stream_root_array, (source, sink, chunk_bytes, progress))
+        .await?;
+    // The isolate answered (malformed JSON included): keep it for the next document.
+    recycle(&pool);
+    Ok(end?)
+}
+
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/src/json/page.js")]
 extern "C" {
     /// UTF-8 of units `start..end` of `text` in a new buffer with room to spare, and the number

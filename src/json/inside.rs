@@ -292,6 +292,116 @@ pub(crate) fn slice_text_at(args: (String, u64, u64)) -> Result<TransferBuffer<u
     slice_text_bytes(&pointer, start, end).map(|t| TransferBuffer::from_slice(&t))
 }
 
+/// Runs of elements of the root array on their way to `parseJson(…, {mode: 'objects'})`, in one
+/// message: `text` holds the runs one after the other, each its elements' original text in
+/// brackets (`[` … `]`, ready for `JSON.parse` as it is), and `ends` where each run ends in
+/// `text`. Several runs a message keep the receiving thread's messages few (one per
+/// [`STREAM_MESSAGE_BYTES`]) while each run stays small enough for a slice of its time.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ArrayChunk {
+    pub(crate) text: TransferBuffer<u8>,
+    pub(crate) ends: Vec<u32>,
+    /// Elements in all the runs.
+    pub(crate) elements: u32,
+    /// Offset in the document where the last run ends, and the document's length (bytes).
+    pub(crate) upto: u64,
+    pub(crate) of: u64,
+}
+
+/// Bytes of runs gathered into one message of [`stream_root_array`].
+pub(crate) const STREAM_MESSAGE_BYTES: usize = 1 << 20;
+
+/// Parses `source` without keeping a document and, when its top-level value is an array, sends
+/// its elements to `sink` in runs of about `run_bytes` of text *while* it parses: the caller
+/// builds objects from the first runs while this isolate is still reading the rest, instead of
+/// waiting for a whole document to be parsed first. Returns how many messages were sent and how
+/// many elements they hold, or the failure (malformed JSON — possibly after some messages were
+/// sent — or a value other than an array, with the message an array asked of a document gives).
+pub(crate) async fn stream_root_array(
+    args: (Source, SendPort<ArrayChunk>, u32, ProgressPort),
+) -> Result<(u64, u64), JsonFailure> {
+    let (source, sink, run_bytes, progress) = args;
+    let text = read_source(source).await?;
+    let mut report = ParseProgress::new(&progress, text.len());
+    let run_bytes = run_bytes.max(1) as usize;
+    let mut runs = Runs {
+        sink,
+        of: text.len() as u64,
+        message: Vec::with_capacity(STREAM_MESSAGE_BYTES + run_bytes + 2),
+        ends: Vec::new(),
+        elements: 0,
+        upto: 0,
+        messages: 0,
+    };
+    let mut open: Option<(usize, usize, u32)> = None; // (start, end, elements) of the open run
+    let (kind, count) = tape::for_each_root_element(&text, |view, node| {
+        let element = view.json_text(node);
+        let start = element.as_ptr() as usize - view.text.as_ptr() as usize;
+        let end = start + element.len();
+        let (first, _, n) = open.unwrap_or((start, end, 0));
+        report.at(view.nodes[node].start);
+        if end - first >= run_bytes {
+            runs.close(view.text, (first, end, n + 1));
+            if runs.message.len() >= STREAM_MESSAGE_BYTES {
+                runs.send();
+            }
+            open = None;
+        } else {
+            open = Some((first, end, n + 1));
+        }
+    })
+    .map_err(syntax_failure)?;
+    if kind != Kind::Array {
+        return Err(failure("the value at `` is not an array".to_string()));
+    }
+    if let Some(run) = open {
+        runs.close(&text, run);
+    }
+    runs.send();
+    Ok((runs.messages, count))
+}
+
+/// The message [`stream_root_array`] is filling.
+struct Runs {
+    sink: SendPort<ArrayChunk>,
+    of: u64,
+    message: Vec<u8>,
+    ends: Vec<u32>,
+    elements: u32,
+    upto: u64,
+    messages: u64,
+}
+
+impl Runs {
+    /// Adds the run of elements `start..end` of `text` (`n` of them) to the message.
+    fn close(&mut self, text: &[u8], (start, end, n): (usize, usize, u32)) {
+        self.message.push(b'[');
+        self.message.extend_from_slice(&text[start..end]);
+        self.message.push(b']');
+        self.ends.push(self.message.len() as u32);
+        self.elements += n;
+        self.upto = end as u64;
+    }
+
+    /// Sends the message, if it holds a run.
+    fn send(&mut self) {
+        if self.ends.is_empty() {
+            return;
+        }
+        let chunk = ArrayChunk {
+            text: TransferBuffer::from_slice(&self.message),
+            ends: std::mem::take(&mut self.ends),
+            elements: std::mem::take(&mut self.elements),
+            upto: self.upto,
+            of: self.of,
+        };
+        self.message.clear();
+        // A caller that stopped listening cancels this task; until then, keep parsing.
+        let _ = self.sink.send(chunk);
+        self.messages += 1;
+    }
+}
+
 pub(crate) fn select_at(args: (String, Vec<String>)) -> Result<Columns, JsonFailure> {
     let (pointer, fields) = args;
     with_node(&pointer, |tape, node| {

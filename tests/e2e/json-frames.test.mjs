@@ -1,16 +1,22 @@
 // Frames kept by the demo's JSON strategies (www/strategies.js) on a 50 MB document, in Chromium
-// and Firefox, counted as rAF gaps over 50 ms while the strategy runs (counts, not milliseconds):
-// - `handle` and `columns` (bytes moved to an isolate, parsed there) must show none;
-// - `main-parse` (JSON.parse on the page's thread) must show at least one: the control that
-//   proves the instrument sees a parse on the main thread.
+// and Firefox (counts, not milliseconds):
+// - `handle` and `columns` (bytes moved to an isolate, parsed there) must show no rAF gap over
+//   50 ms while they run;
+// - `objects` (the JS objects built on the page's thread, in slices between frames) must run
+//   without a single task of 50 ms or more on the page's thread — counted by the Long Tasks API
+//   in Chromium, and elsewhere (Firefox has no such API) by an event-loop probe (www/probe.js)
+//   counting turns that came 50 ms or more late — and must give exactly what `JSON.parse` gives:
+//   every record deep-equal, keys in the same order;
+// - `main-parse` (JSON.parse on the page's thread) must show at least one gap and at least one
+//   such task: the control that proves each instrument sees a parse on the main thread.
 //
 //   node --test tests/e2e/json-frames.test.mjs      (after `npm run build`)
 //
 // Each strategy runs exactly as the demo runs it (its own `prepare`, `run` and `release`), with the
-// frame recorder of this file around `run` only. Gaps are wall-clock: on a loaded 2-core machine
-// another process can hold the page's thread off the CPU, so a strategy gets up to three runs and
-// one run without a gap shows it has no main-thread task of that size (the control has one in
-// every run). `objects` mode is not here: docs/json.md says what it keeps and what it does not.
+// recorders of this file around `run` only. Gaps and late turns are wall-clock: on a loaded 2-core
+// machine another process can hold the page's thread off the CPU, so a strategy gets up to three
+// runs and one clean run shows it has no main-thread task of that size (the control has one in
+// every run). The equality check is made on the first run's result, outside the recorded window.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,9 +38,15 @@ after(async () => {
   await server?.close();
 });
 
-/** In the page: runs `strategy` once on the dataset and returns the rAF gaps over `gapMs` during `run`. */
-async function gapsDuring(strategy, mb, gapMs) {
-  const { STRATEGIES, KINDS, getDataset } = await import('./strategies.js');
+/**
+ * In the page: runs `strategy` once on the dataset and returns, for the time `run` takes, the rAF
+ * gaps over `gapMs`, the long tasks (null where the Long Tasks API does not exist) and the turns of
+ * an event-loop probe that came `gapMs` or more late. With `compare`, also whether the result
+ * equals JSON.parse of the same text, record by record (outside the recorded window).
+ */
+async function gapsDuring(strategy, mb, gapMs, compare = false) {
+  const { STRATEGIES, KINDS, getDataset, textOf, jsonEqual, sameKeyOrder } = await import('./strategies.js');
+  const { recordLongTasks, startBusyProbe } = await import('./probe.js');
   const spec = STRATEGIES[strategy];
   const ds = await getDataset('points', mb);
   const options = { fields: KINDS.points.fields };
@@ -50,16 +62,44 @@ async function gapsDuring(strategy, mb, gapMs) {
   };
   requestAnimationFrame(loop);
   while (stamps.length < 2) await frame();
+  const longTasks = recordLongTasks();
+  // `late > threshold` counts: just under gapMs, so that a turn exactly gapMs late counts too.
+  const probe = startBusyProbe({ threshold: gapMs - 0.001 });
   const value = await spec.run(input, options);
+  // A frame later: the probe's late turn comes (and a long task is reported) only after the task
+  // that delayed it is over, and `main-parse` returns within that very task.
   await frame();
+  const tasks = longTasks.stop();
+  const turns = probe.stop();
   await frame();
   recording = false;
+  let equal = null;
+  if (compare) {
+    const expected = JSON.parse(textOf(ds));
+    const differs = [];
+    if (!Array.isArray(value) || value.length !== expected.length) {
+      differs.push(`length ${value?.length} vs JSON.parse ${expected.length}`);
+    } else {
+      for (let i = 0; i < expected.length && differs.length < 3; i++) {
+        if (!jsonEqual(value[i], expected[i])) differs.push(`record ${i}: ${JSON.stringify(value[i])} vs ${JSON.stringify(expected[i])}`);
+        else if (!sameKeyOrder(value[i], expected[i])) differs.push(`record ${i}: keys in another order`);
+      }
+    }
+    equal = { ok: differs.length === 0, differs, records: expected.length };
+  }
   await spec.release?.(value);
   const gaps = [];
   for (let i = 1; i < stamps.length; i++) {
     if (stamps[i] - stamps[i - 1] > gapMs) gaps.push(Math.round(stamps[i] - stamps[i - 1]));
   }
-  return { gaps, frames: stamps.length, records: value?.length ?? value?.doc?.length ?? null };
+  return {
+    gaps,
+    longTasks: tasks === null ? null : tasks.map((t) => Math.round(t.duration)),
+    lateTurns: turns.blocks,
+    frames: stamps.length,
+    records: value?.length ?? value?.doc?.length ?? null,
+    equal,
+  };
 }
 
 for (const engine of ['chrome', 'firefox']) {
@@ -103,6 +143,42 @@ for (const engine of ['chrome', 'firefox']) {
         }
         const control = await page.evaluate(gapsDuring, 'main-parse', MB, GAP_MS);
         assert.ok(control.gaps.length >= 1, `main-parse should freeze the page: ${JSON.stringify(control)}`);
+        assert.deepEqual(pageErrors, []);
+      } finally {
+        await page.close().catch(() => {});
+      }
+    });
+
+    // The instrument of each engine: the Long Tasks API where it exists (Chromium), else the
+    // event-loop probe's turns that came 50 ms or more late.
+    const tasksOf = (run) => (run.longTasks !== null ? run.longTasks.length : run.lateTurns);
+    const instrument = engine === 'chrome' ? 'long tasks (Long Tasks API)' : 'event-loop turns 50 ms or more late';
+
+    test(`${engine}, ${MB} MB: objects equal JSON.parse with no main-thread task of ${GAP_MS} ms or more; main-parse has one`, { timeout: 400_000 }, async (t) => {
+      assert.ok(browser, `could not launch ${engine}: ${launchError?.stack ?? launchError}`);
+      const page = await browser.newPage();
+      const pageErrors = [];
+      page.on('pageerror', (err) => pageErrors.push(String(err?.stack ?? err)));
+      try {
+        await page.goto(server.url, { waitUntil: 'load', timeout: 60_000 });
+        await page.waitForFunction(() => window.__demo !== undefined, { timeout: 30_000 });
+        await page.evaluate(() => window.__demo.ready);
+        // Chromium reports long tasks; Firefox must not, or the probe would not be what is tested.
+        assert.equal(await page.evaluate(() => window.__demo.capabilities().longTasks), engine === 'chrome');
+        const attempts = [];
+        for (let i = 0; i < 3; i++) {
+          const run = await page.evaluate(gapsDuring, 'objects', MB, GAP_MS, i === 0);
+          if (i === 0) {
+            assert.ok(run.records > 400_000, `objects: ${run.records} records`);
+            assert.ok(run.equal.ok, `objects differ from JSON.parse: ${run.equal.differs.join('; ')}`);
+          }
+          attempts.push(run);
+          if (tasksOf(run) === 0) break;
+        }
+        t.diagnostic(`objects: ${instrument} per run ${JSON.stringify(attempts.map(tasksOf))}; long tasks ${JSON.stringify(attempts.map((a) => a.longTasks))}, late turns ${JSON.stringify(attempts.map((a) => a.lateTurns))}, rAF gaps over ${GAP_MS} ms ${JSON.stringify(attempts.map((a) => a.gaps))}`);
+        assert.equal(tasksOf(attempts.at(-1)), 0, `objects: ${instrument} in each of ${attempts.length} runs: ${JSON.stringify(attempts.map(tasksOf))}`);
+        const control = await page.evaluate(gapsDuring, 'main-parse', MB, GAP_MS);
+        assert.ok(tasksOf(control) >= 1, `main-parse should make ${instrument}: ${JSON.stringify(control)}`);
         assert.deepEqual(pageErrors, []);
       } finally {
         await page.close().catch(() => {});

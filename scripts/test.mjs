@@ -12,14 +12,14 @@
 //
 // Two lanes run at once (docs/tests.md has the plan and the measured times):
 // - the quiet lane, at normal priority, one step at a time: the wasm test builds (on a machine that
-//   has the wasm32 target, alongside set-up), then every wasm suite, then the page tests that
-//   count long tasks;
+//   has the wasm32 target, alongside set-up), then the timing cases of every wasm suite (those
+//   whose names contain `long_task`: they count late event-loop turns and long tasks, which CPU
+//   contention causes), then the page tests that count long tasks;
 // - the background lane, at idle CPU priority (SCHED_IDLE: a process there only gets a core that
-//   nothing else wants, and yields it at once), in two strands: the release build of www/pkg and
-//   the page tests that need it but measure nothing contention could spoil; and, once the quiet
-//   lane's builds are done, the native tests, the gloo suites and the wasm-pack runs.
-// The wasm suites count late event-loop turns and long tasks, which CPU contention causes; the
-// quiet lane's browsers never wait for a core behind the background lane.
+//   nothing else wants, and yields it at once), two jobs at a time: the release build of www/pkg
+//   and the page tests that need it but measure nothing contention could spoil; and, once the
+//   quiet lane's builds are done, the native tests, every other case of the wasm suites, and the
+//   wasm-pack runs.
 // The quiet lane's output streams live; each background step's output is printed whole when it
 // ends. Every step's full output is also in target/test-logs/.
 //
@@ -145,6 +145,20 @@ const RUNNER_VARS = [
 // name their file and line, and stacks their functions (the name section stays). Every cargo
 // command for wasm32 here sets it, so they share one build.
 const WASM_TEST_PROFILE = { CARGO_PROFILE_DEV_DEBUG: '0' };
+const WASM_FEATURES = ['--features', 'gloo'];
+
+// Which cases of a wasm suite run where. A case whose name contains QUIET_CASES counts late
+// event-loop turns or long tasks, which CPU contention causes: those run alone, in the quiet lane,
+// one runner invocation per suite and mode (`wasm-bindgen-test-runner FILE long_task`). Every
+// other case runs in the background lane (`--skip long_task`). Name a new timing-sensitive case
+// so that it contains `long_task`.
+const QUIET_CASES = 'long_task';
+// Cases the worker-hosted suite (tests/in_worker.rs) leaves to the page-hosted one: what they
+// exercise does not depend on who calls. The pool soak drives the pool's state machine 1,000
+// times, the parts test the JSON service's cutting of one document, the SIMD test compares two
+// scans of the same bytes in the test's own thread; they are the three longest cases (6.4, 6.3
+// and 1.4 s in Firefox) and run in all six page-hosted modes.
+const PAGE_ONLY_CASES = ['soak_pool_with_fault_injection', 'json_parse_columns_in_parts_equals_one_isolate', 'json_simd_scans_match_scalar'];
 
 /**
  * What the suites assert about their mode (tests/common/mod.rs `assert_expected_mode`, read at
@@ -298,15 +312,16 @@ function gate() {
  * Builds the wasm test binaries for one mode (the suites read the mode they must assert at
  * compile time, so each mode is its own build; after the first, a mode costs only the test
  * crates, ~2 s) and copies them to target/wasm-tests/<mode>/, so that later builds of other
- * modes do not overwrite them. Resolves with [{name, file}] or null when the build failed.
+ * modes do not overwrite them. Every wasm32 cargo command of the run passes `--features gloo`
+ * (the gloo-worker interop cases are part of the page-hosted suite): cargo keeps one build of the
+ * library per set of features, so a command with another set would compile it again.
+ * Resolves with [{name, file}] or null when the build failed.
  */
-async function buildWasmTests(engine, coi, { gloo = false, phase = 'wasm test builds', background = false } = {}) {
-  const mode = `${engine}-${coi ? 'coi' : 'no-coi'}${gloo ? '-gloo' : ''}`;
-  const args = ['test', '--target', 'wasm32-unknown-unknown', '--no-run', '--message-format=json-render-diagnostics'];
-  if (gloo) args.push('--features', 'gloo', '--test', 'gloo');
-  else args.push('--tests');
+async function buildWasmTests(engine, coi) {
+  const mode = `${engine}-${coi ? 'coi' : 'no-coi'}`;
+  const args = ['test', '--target', 'wasm32-unknown-unknown', '--no-run', '--message-format=json-render-diagnostics', '--tests', ...WASM_FEATURES];
   const env = cleanEnv({ ...WASM_TEST_PROFILE, ...expectEnv(engine, coi) });
-  const r = await runStep(`build: wasm tests, ${describeMode(engine, coi)}${gloo ? ', gloo' : ''}`, 'cargo', args, { env, phase, background, capture: true });
+  const r = await runStep(`build: wasm tests, ${describeMode(engine, coi)}`, 'cargo', args, { env, phase: 'wasm test builds', capture: true });
   if (!r.ok) return null;
   const dir = path.join(TARGET, 'wasm-tests', mode);
   rmSync(dir, { recursive: true, force: true });
@@ -317,7 +332,7 @@ async function buildWasmTests(engine, coi, { gloo = false, phase = 'wasm test bu
     const m = JSON.parse(line);
     if (m.reason !== 'compiler-artifact' || !m.executable || !m.target.kind.includes('test')) continue;
     // wasm_pack_smoke is what the wasm-pack steps run (its three cases are in every suite too).
-    if (!gloo && (m.target.name === 'gloo' || m.target.name === 'wasm_pack_smoke')) continue;
+    if (m.target.name === 'wasm_pack_smoke') continue;
     const file = path.join(dir, `${m.target.name}.wasm`);
     copyFileSync(m.executable, file);
     out.push({ name: m.target.name, file });
@@ -395,42 +410,94 @@ async function e2eStep(name, files, background) {
   await runStep(name, process.execPath, ['--test', '--test-concurrency=1', ...files.map((f) => path.join('tests', 'e2e', f))], { env, phase, background });
 }
 
-/** Runs each suite of each mode with the wasm test runner, one after the other. */
-async function runSuites(suites, { phase, background, label = '' }) {
-  for (const { engine, coi, files } of suites) {
-    const name = `wasm: ${describeMode(engine, coi)}${label}`;
-    const missing = missingBrowser(engine);
-    if (missing) recordFailure(name, missing, phase, background ? 'background' : 'quiet');
-    else if (!files) recordFailure(name, 'not run: its build failed', phase, background ? 'background' : 'quiet');
-    else {
-      for (const { name: suite, file } of files) {
-        await runStep(`${name}, ${suite}`, 'wasm-bindgen-test-runner', [path.relative(ROOT, file)], { env: browserEnv(engine, coi), phase, background });
-      }
-    }
-  }
+/**
+ * The runner's arguments for one suite file: the quiet lane's timing cases only, or every other
+ * case (and, worker-hosted, not the page-only ones).
+ */
+function suiteArgs(suite, quiet) {
+  if (quiet) return [QUIET_CASES];
+  const args = ['--skip', QUIET_CASES];
+  if (suite === 'in_worker') for (const name of PAGE_ONLY_CASES) args.push('--skip', name);
+  return args;
 }
 
-// The quiet lane: the wasm test builds, every wasm suite, the page tests that count long tasks.
+/**
+ * The wasm suite runs of one mode (`files` from its build): one step per suite file. In the
+ * quiet lane, only the files that have timing cases (gloo's have none).
+ */
+function suiteSteps({ engine, coi, files }, { quiet }) {
+  const name = `wasm: ${describeMode(engine, coi)}${quiet ? ', timing cases' : ''}`;
+  const phase = quiet ? 'wasm timing cases (quiet)' : 'wasm suites (background)';
+  const lane = quiet ? 'quiet' : 'background';
+  const missing = missingBrowser(engine);
+  if (missing) return [() => recordFailure(name, missing, phase, lane)];
+  if (!files) return [() => recordFailure(name, 'not run: its build failed', phase, lane)];
+  return files
+    .filter(({ name: suite }) => !quiet || suite !== 'gloo')
+    .map(({ name: suite, file }) => () => runStep(`${name}, ${suite}`, 'wasm-bindgen-test-runner',
+      [path.relative(ROOT, file), ...suiteArgs(suite, quiet)], { env: browserEnv(engine, coi), phase, background: !quiet }));
+}
+
+/**
+ * The background lane's jobs run BACKGROUND_JOBS at a time, in the order they were queued, each
+ * once what it needs is there. Its processes run at idle priority, so however many run, the quiet
+ * lane's browsers never wait for a core; two at a time keep both cores busy while one waits on a
+ * browser (a suite spends much of its time waiting for timers and workers).
+ */
+const BACKGROUND_JOBS = Number(process.env.WASM_ISOLATES_TEST_JOBS ?? 2) || 2;
+const backgroundQueue = [];
+let backgroundRunning = 0;
+const backgroundIdle = gate();
+let backgroundPending = 0;
+function pump() {
+  while (backgroundRunning < BACKGROUND_JOBS && backgroundQueue.length > 0) {
+    const job = backgroundQueue.shift();
+    backgroundRunning++;
+    (async () => {
+      try {
+        await job();
+      } catch (err) {
+        recordFailure('background job', `crashed: ${err?.stack ?? err}`, 'background', 'background');
+      }
+      backgroundRunning--;
+      backgroundPending--;
+      if (backgroundPending === 0) backgroundIdle.open();
+      pump();
+    })();
+  }
+}
+/** Queues `jobs` (functions returning promises) once `after` has resolved. */
+function background(after, jobs) {
+  backgroundPending += jobs.length;
+  after.then(() => {
+    backgroundQueue.push(...jobs);
+    pump();
+  });
+}
+
+// The quiet lane: the wasm test builds, then the timing cases of every suite, then the page tests
+// that count long tasks.
+const modeBuilds = [];
 const quiet = (async () => {
-  const suites = [];
   if (wanted('wasm')) {
-    for (const [engine, coi] of wasmModes) suites.push({ engine, coi, files: await buildWasmTests(engine, coi) });
+    for (const [engine, coi] of wasmModes) modeBuilds.push({ engine, coi, files: await buildWasmTests(engine, coi) });
   }
   wasmBuilt.open();
   await browsersReady;
-  if (wanted('wasm')) await runSuites(suites, { phase: 'wasm suites', background: false });
+  if (wanted('wasm')) {
+    for (const mode of modeBuilds) for (const step of suiteSteps(mode, { quiet: true })) await step();
+  }
   if (wanted('e2e')) {
     await e2eStep('e2e: page tests that count long tasks', e2eFiles.filter((f) => !E2E_BACKGROUND.has(f)), false);
   }
 })();
 
-// The background lane, at idle priority, in two strands: the release build and the page tests
-// that need it; the native tests, gloo and wasm-pack, which use the debug build dirs and so start
-// when the quiet lane's builds are done.
-const releaseStrand = (async () => {
-  await browsersReady;
+// The background lane. Queued first, so started first: the release build (its own build dirs, so
+// it need not wait for the quiet lane's debug builds) and the page tests that need it, the
+// longest job; then, once the quiet lane's cargo builds are done (they hold the debug build
+// dirs), the native tests, the wasm suites' other cases and the wasm-pack runs.
+background(browsersReady, [async () => {
   if (wanted('build')) {
-    // Its own build dirs (release), so it need not wait for the quiet lane's debug builds.
     const r = await runStep('build: www/pkg (release)', process.execPath, [path.join('scripts', 'build.mjs')], { phase: 'www build', background: true });
     wwwBuilt.open(r.ok);
   } else {
@@ -439,22 +506,18 @@ const releaseStrand = (async () => {
   if (wanted('e2e')) {
     await e2eStep('e2e: demo page, npm consumers, trace reader, bench docs', e2eFiles.filter((f) => E2E_BACKGROUND.has(f)), true);
   }
-})();
-
-const debugStrand = (async () => {
-  await Promise.all([wasmBuilt.promise, browsersReady]);
-  if (wanted('native')) {
-    await runStep('native: cargo test', 'cargo', ['test'], { env: cleanEnv(), phase: 'native tests', background: true });
-  }
-  if (wanted('wasm')) {
-    // gloo-worker interop (feature `gloo`, tests/gloo.rs): no timing assertions.
-    const glooSuites = [];
-    for (const [engine, coi] of wasmModes) {
-      glooSuites.push({ engine, coi, files: await buildWasmTests(engine, coi, { gloo: true, phase: 'gloo suites', background: true }) });
-    }
-    await runSuites(glooSuites, { phase: 'gloo suites', background: true });
-  }
-  if (wanted('wasm-pack')) {
+}]);
+const debugDirsFree = Promise.all([wasmBuilt.promise, browsersReady]);
+if (wanted('native')) {
+  background(debugDirsFree, [() => runStep('native: cargo test', 'cargo', ['test'], { env: cleanEnv(), phase: 'native tests', background: true })]);
+}
+if (wanted('wasm')) {
+  background(debugDirsFree, wasmModes.map((_, i) => async () => {
+    for (const step of suiteSteps(modeBuilds[i], { quiet: false })) await step();
+  }));
+}
+if (wanted('wasm-pack')) {
+  background(debugDirsFree, [async () => {
     const wasmPack = which('wasm-pack');
     // wasm-pack drives chromedriver and geckodriver only (it has no WebKitGTK option).
     for (const engine of engines.filter((e) => e !== 'webkit')) {
@@ -464,16 +527,16 @@ const debugStrand = (async () => {
         recordFailure(name, missing, 'wasm-pack', 'background');
         continue;
       }
-      // The smoke suite proves the wasm-pack host; the full suites ran under the runner.
-      const args = engine === 'chrome'
-        ? ['test', '--headless', '--chrome', '--chromedriver', CHROMEDRIVER, '--', '--test', 'wasm_pack_smoke']
-        : ['test', '--headless', '--firefox', '--geckodriver', geckodriver(), '--', '--test', 'wasm_pack_smoke'];
-      await runStep(name, wasmPack, args, { env: browserEnv(engine, true), phase: 'wasm-pack', background: true });
+      // The smoke suite proves the wasm-pack host; the full suites ran under the runner. The
+      // features are the other wasm32 builds' (see WASM_FEATURES), so nothing is compiled again.
+      const driver = engine === 'chrome' ? ['--chrome', '--chromedriver', CHROMEDRIVER] : ['--firefox', '--geckodriver', geckodriver()];
+      await runStep(name, wasmPack, ['test', '--headless', ...driver, '--', ...WASM_FEATURES, '--test', 'wasm_pack_smoke'], { env: browserEnv(engine, true), phase: 'wasm-pack', background: true });
     }
-  }
-})();
+  }]);
+}
+if (backgroundPending === 0) backgroundIdle.open();
 
-await Promise.all([setupStep, quiet, releaseStrand, debugStrand]);
+await Promise.all([setupStep, quiet, backgroundIdle.promise]);
 await xvfb?.close();
 
 // ---- summary ---------------------------------------------------------------------------------

@@ -6,3 +6,8 @@ mod common;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 wasm_isolates_suite!(wasm_isolates::GlobalContext::Window);
+
+// gloo-worker interop, with `--features gloo` (what `npm test` builds).
+#[cfg(feature = "gloo")]
+#[path = "common/gloo.rs"]
+mod gloo;

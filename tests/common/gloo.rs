@@ -1,10 +1,12 @@
 //! gloo-worker interop (feature `gloo`), hosted by a page: a gloo-worker `Worker` runs in a
 //! worker that instantiates this same test module (`SpawnInIsolate`), with gloo's `Bincode` and
 //! with `IsolateCodec`, whose buffers must move in both directions.
-#![cfg(all(target_arch = "wasm32", feature = "gloo"))]
+//!
+//! Part of the page-hosted suite (`tests/browser.rs` includes it when the feature is on), so that
+//! `npm test` builds and starts one test binary per mode instead of two; gloo's bridge is made
+//! for a page, so the worker-hosted suite leaves it out.
 
-#[allow(dead_code)] // only the mode check and `wait` are used here
-mod common;
+use super::common;
 
 use futures_channel::mpsc::{unbounded, UnboundedReceiver};
 use futures_util::future::{select, Either};
@@ -15,8 +17,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 use wasm_isolates::gloo::{IsolateCodec, SpawnInIsolate};
 use wasm_isolates::{run_async, GlobalContext, TransferBuffer};
-
-wasm_bindgen_test_configure!(run_in_browser);
 
 /// Waits for the next reply, failing the test after 20 s instead of hanging the runner.
 async fn next<T>(replies: &mut UnboundedReceiver<T>) -> T {

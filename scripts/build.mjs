@@ -10,7 +10,8 @@
 // importable: `await build()`.
 
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -49,8 +50,25 @@ async function optimize(file) {
   const bin = path.join(ROOT, 'node_modules', '.bin', 'wasm-opt');
   if (!existsSync(bin)) throw new Error('node_modules/.bin/wasm-opt is missing: run scripts/setup.sh build (npm ci)');
   const features = ['bulk-memory', 'nontrapping-float-to-int', 'sign-ext', 'mutable-globals', 'reference-types', 'multivalue'];
-  const code = await run(bin, ['-O3', ...features.map((f) => `--enable-${f}`), file, '-o', file]);
+  const args = ['-O3', ...features.map((f) => `--enable-${f}`)];
+  // The same input gives the same output: keep it, by the input's hash and the flags. `npm test`
+  // builds www/pkg and then pkg/ (`npm pack`'s prepack) from one cargo build, and wasm-opt is the
+  // slow step of a cached build (10–20 s on 2 cores).
+  const version = JSON.parse(readFileSync(path.join(ROOT, 'node_modules', 'binaryen', 'package.json'), 'utf8')).version;
+  const key = createHash('sha256').update(readFileSync(file)).update(JSON.stringify([version, args])).digest('hex');
+  const cacheDir = path.join(process.env.CARGO_TARGET_DIR ? path.resolve(ROOT, process.env.CARGO_TARGET_DIR) : path.join(ROOT, 'target'), 'wasm-opt-cache');
+  const cached = path.join(cacheDir, `${key}.wasm`);
+  if (existsSync(cached)) {
+    copyFileSync(cached, file);
+    return;
+  }
+  const code = await run(bin, [...args, file, '-o', file]);
   if (code !== 0) throw new Error(`wasm-opt failed (exit ${code})`);
+  // Keep the three latest besides this one (the package's, the bench's, a --dev... build).
+  mkdirSync(cacheDir, { recursive: true });
+  const older = readdirSync(cacheDir).map((f) => path.join(cacheDir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  for (const old of older.slice(3)) rmSync(old, { force: true });
+  copyFileSync(file, cached);
 }
 
 export async function build({ profile = 'release', outDir = path.join('www', 'pkg'), features = [], wasmOpt = true } = {}) {

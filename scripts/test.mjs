@@ -343,21 +343,28 @@ async function buildWasmTests(engine, coi) {
 const describeMode = (engine, coi) => `${engine}, isolation ${coi ? 'on' : 'off'}`;
 
 // ---- the plan --------------------------------------------------------------------------------
-// On a machine that has the wasm32 target already (any but a fresh one), the wasm test builds
-// need nothing that set-up installs, so they start with it; everything else waits for set-up.
-const targetReady = await new Promise((resolve) => {
+// The wasm test builds need only the wasm32 target of what set-up installs, so they start with
+// set-up: on a fresh machine the target is added first (a download of a few seconds), and the
+// builds then share the cores with set-up's `cargo install`s while apt-get and npm wait on the
+// network and the disk. Everything else waits for set-up.
+const hasTarget = () => new Promise((resolve) => {
   const child = spawn('rustup', ['target', 'list', '--installed'], { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   child.on('error', () => resolve(false));
   child.on('close', () => resolve(out.split('\n').includes('wasm32-unknown-unknown')));
 });
+let targetReady = wanted('wasm') && await hasTarget();
+if (wanted('wasm') && !targetReady) {
+  const r = await runStep('setup: rust target wasm32-unknown-unknown', 'rustup', ['target', 'add', 'wasm32-unknown-unknown'], { phase: 'setup' });
+  targetReady = r.ok;
+}
 const setupDone = gate();
 const setupStep = (async () => {
-  await runStep('setup', 'bash', [path.join('scripts', 'setup.sh'), 'test'], { phase: 'setup', buffered: targetReady && wanted('wasm') });
+  await runStep('setup', 'bash', [path.join('scripts', 'setup.sh'), 'test'], { phase: 'setup', buffered: targetReady });
   setupDone.open();
 })();
-if (!(targetReady && wanted('wasm'))) await setupDone.promise;
+if (!targetReady) await setupDone.promise;
 
 const geckodriver = () => which('geckodriver'); // looked up after set-up, which may install it
 const wasmModes = engines.flatMap((engine) => [true, false].map((coi) => [engine, coi]));

@@ -6,6 +6,93 @@
 // re-exports `serve` as `wasm-isolates/worker` and `tasksOf` from its entry.
 
 import { startIsolate } from './bootstrap.js';
+import { transferableOf } from './host.js';
+
+// ---- The wire (src/wire/message.rs): posting and recognising envelopes ----------------------
+// Every message of ours is `[ArrayBuffer starting with "WISO", ...attachments]`. These run on
+// every call and reply, on both sides, so each does in one call from Rust what would otherwise
+// take a crossing per step.
+
+/**
+ * Envelopes up to this many bytes are cloned by `postMessage`, larger ones transferred.
+ * Transferring an ArrayBuffer costs more than copying a small one: measured on a tiny round trip
+ * (docs/design.md, "The message path"), transfer added about 3 us in Chromium, 15 us in Firefox
+ * and 2-7 us in WebKit over a clone, while a clone of 16 KiB copies in about a microsecond. A
+ * large envelope (a big input, a batched `run_vec` output) still moves without a copy.
+ */
+const TRANSFER_ABOVE = 16 * 1024;
+
+/**
+ * Posts `[buffer, ...attachments]` on `target`, `buffer` a copy of `bytes` (a view of wasm
+ * memory, valid only during this call). Transferable attachments are transferred.
+ */
+export function postEnvelopeBytes(target, bytes, attachments) {
+  postEnvelopeBuffer(target, bytes.slice().buffer, attachments);
+}
+
+/** Posts `[buffer, ...attachments]` on `target` (see `postEnvelopeBytes`). */
+export function postEnvelopeBuffer(target, buffer, attachments) {
+  if (attachments.length === 0) {
+    // Nearly every call and reply: no list to build.
+    if (buffer.byteLength > TRANSFER_ABOVE) target.postMessage([buffer], [buffer]);
+    else target.postMessage([buffer]);
+    return;
+  }
+  const transfer = buffer.byteLength > TRANSFER_ABOVE ? [buffer] : [];
+  for (const value of attachments) {
+    // Arrays and primitives (a JS task's arguments and most results) are never transferable.
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) continue;
+    const t = transferableOf(value);
+    if (t !== null && !transfer.includes(t)) transfer.push(t);
+  }
+  target.postMessage([buffer, ...attachments], transfer);
+}
+
+/** The envelope's ArrayBuffer when `data` is one of our messages, else undefined. */
+export function envelopeBuffer(data) {
+  if (!Array.isArray(data)) return undefined;
+  const buffer = data[0];
+  if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < 4) return undefined;
+  const magic = new Uint8Array(buffer, 0, 4);
+  return magic[0] === 0x57 && magic[1] === 0x49 && magic[2] === 0x53 && magic[3] === 0x4f ? buffer : undefined;
+}
+
+/**
+ * Absolute URLs of task modules, by the module as given (a string, or a URL's `href`), for the
+ * current base (`location.href`; the map is emptied when it changes, e.g. after
+ * `history.pushState`). A pool runs the same few modules over and over, and parsing the URL again
+ * on every call was a large share of a tiny task's time on the calling thread.
+ */
+const resolvedUrls = new Map();
+let resolvedBase;
+/** How many URLs `resolvedUrls` keeps before it starts over. */
+const RESOLVED_URLS_MAX = 64;
+
+/**
+ * `module` (a string, or a `URL` or anything with a string `href`) as an absolute URL, resolved
+ * against this scope's `location` as `new URL(module, location.href)` would (left as given when
+ * it does not parse); undefined when `module` is neither.
+ */
+export function moduleUrlOf(module) {
+  const input = typeof module === 'string' ? module : typeof module?.href === 'string' ? module.href : undefined;
+  if (input === undefined) return undefined;
+  const base = globalThis.location?.href;
+  if (typeof base !== 'string') return input;
+  if (base !== resolvedBase || resolvedUrls.size >= RESOLVED_URLS_MAX) {
+    resolvedUrls.clear();
+    resolvedBase = base;
+  }
+  let url = resolvedUrls.get(input);
+  if (url === undefined) {
+    try {
+      url = new URL(input, base).href;
+    } catch {
+      url = input;
+    }
+    resolvedUrls.set(input, url);
+  }
+  return url;
+}
 
 /**
  * The key of the placeholder that stands for a SendPort inside a message on the wire:
@@ -194,18 +281,91 @@ function registeredExport(name) {
 }
 
 /**
+ * Task modules this isolate has loaded, by URL. `import()` of a URL already loaded gives the same
+ * module again, but only after a few turns of the event loop (in Firefox and WebKit a task of
+ * its own), on every call; with the namespace at hand a task whose export returns a plain value
+ * runs and answers in the task its call arrived in. A module that failed to load is not kept, so
+ * the next call tries again, as `import()` would.
+ */
+const loadedModules = new Map();
+
+/** `module[name]` of a loaded task module, checked to be a function. */
+function exportOf(module, url, name) {
+  const f = module[name];
+  if (typeof f !== 'function') {
+    throw new TypeError(`${url} has no exported function "${name}"`);
+  }
+  return f;
+}
+
+/**
  * `(await import(url))[name]`, checked to be a function; with no `url`, task `name` as `serve()`
  * registered it. Dynamic import, not eval: a strict CSP (`script-src 'self'`) allows it for
  * same-origin modules.
  */
 export async function loadExport(url, name) {
   if (url === undefined || url === null) return registeredExport(name);
-  const module = await import(/* @vite-ignore */ /* webpackIgnore: true */ url);
-  const f = module[name];
-  if (typeof f !== 'function') {
-    throw new TypeError(`${url} has no exported function "${name}"`);
+  let module = loadedModules.get(url);
+  if (module === undefined) {
+    module = await import(/* @vite-ignore */ /* webpackIgnore: true */ url);
+    loadedModules.set(url, module);
   }
-  return f;
+  return exportOf(module, url, name);
+}
+
+/**
+ * Starts a pool task: calls `(await import(url))[name](...args, context)` (or the task `serve()`
+ * registered, with no `url`). Returns the task's value when the module is loaded and the task
+ * returns a plain value, so that it answers at once; otherwise a promise of the value (a task
+ * returning a promise or any thenable, or the module's first load). Throws what a synchronous
+ * task throws, or a TypeError when there is no such function.
+ */
+export function startTask(url, name, args, context) {
+  let f;
+  if (url === undefined || url === null) {
+    f = registeredExport(name);
+  } else {
+    const module = loadedModules.get(url);
+    if (module === undefined) {
+      return loadExport(url, name).then((g) => g(...args, context));
+    }
+    f = exportOf(module, url, name);
+  }
+  const result = f(...args, context);
+  if (result !== null && (typeof result === 'object' || typeof result === 'function') && typeof result.then === 'function') {
+    // A promise, or any thenable: settled as `await` would settle it.
+    return Promise.resolve(result);
+  }
+  return result;
+}
+
+/**
+ * The `IsolateContext` of every pool task run without `onProgress`, built once per isolate: a
+ * frozen object that hands each method to `context` (an `IsolateContext` with no progress port),
+ * so that no object is made per call and a task cannot `free()` the one all tasks share.
+ */
+export function sharedContext(context) {
+  return Object.freeze({
+    receivePort: () => context.receivePort(),
+    reportProgress: (done, total) => context.reportProgress(done, total),
+    transfer: (value, list) => context.transfer(value, list),
+    shouldStop: () => context.shouldStop(),
+    isPaused: () => context.isPaused(),
+  });
+}
+
+/**
+ * Calls `onAbort(reason)` once `signal` aborts (the reason as `abortPromise` in host.js gives
+ * it); returns a function that stops listening. An already aborted signal calls it at once.
+ */
+export function listenForAbort(signal, onAbort) {
+  const fire = () => onAbort(signal.reason ?? new DOMException('The operation was aborted.', 'AbortError'));
+  if (signal.aborted) {
+    fire();
+    return () => {};
+  }
+  signal.addEventListener('abort', fire, { once: true });
+  return () => signal.removeEventListener('abort', fire);
 }
 
 /** Calls `f(...args)`; a synchronous throw becomes a rejection. */

@@ -24,6 +24,9 @@ thread_local! {
     static LIMIT: Cell<u32> = const { Cell::new(u32::MAX) };
     /// While `warm_up` runs its call: the port its reply goes to, which nobody reads.
     static WARM_UP_PORT: RefCell<Option<MessagePort>> = const { RefCell::new(None) };
+    /// The function table's length when last read: read once, not on every call (two calls to
+    /// JS each time), and read again before an index beyond it is refused.
+    static TABLE_LEN: Cell<u32> = const { Cell::new(0) };
 }
 
 /// Entry point called by `worker/bootstrap.js` once the module is instantiated in the worker.
@@ -145,8 +148,13 @@ fn dispatch(data: &JsValue) {
 /// Rejects indices outside the function table (a forged or corrupted call). An index inside it
 /// with the wrong signature traps in `call_indirect`, which the parent sees as a dead instance.
 fn check_function_index(index: u32) -> Result<(), String> {
+    if index != 0 && index < TABLE_LEN.with(Cell::get) {
+        return Ok(());
+    }
     let table: js_sys::WebAssembly::Table = wasm_bindgen::function_table().unchecked_into();
-    if index == 0 || index >= table.length() {
+    let len = table.length();
+    TABLE_LEN.with(|l| l.set(len));
+    if index == 0 || index >= len {
         return Err(format!(
             "function index {index} is not in this module's table"
         ));

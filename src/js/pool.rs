@@ -1,7 +1,7 @@
 //! The JS API's pool: `new IsolatePool(options)` runs exported functions of ES modules in
 //! isolates, with the Rust pool's queue, timeouts, cancellation and worker replacement.
 
-use crate::js::isolate::{call_function, with_context};
+use crate::js::isolate::JsIsolateContext;
 use crate::js::port::{JsMessage, Progress};
 use crate::js::support::{TaskSource, Thrown, WorkerFactory};
 use crate::pool::IsolatePool;
@@ -21,6 +21,19 @@ use wasm_bindgen_futures::{future_to_promise, JsFuture};
 extern "C" {
     #[wasm_bindgen(js_name = unwrapTransfer)]
     fn unwrap_transfer(value: &JsValue) -> Array;
+    #[wasm_bindgen(js_name = sharedContext)]
+    fn shared_context(context: JsIsolateContext) -> JsValue;
+    #[wasm_bindgen(js_name = listenForAbort)]
+    fn listen_for_abort(
+        signal: &web_sys::AbortSignal,
+        on_abort: &Closure<dyn FnMut(JsValue)>,
+    ) -> js_sys::Function;
+}
+
+thread_local! {
+    /// In an isolate: the context every task run without `onProgress` gets (see
+    /// worker/js-api.js, `sharedContext`), made on first use.
+    static SHARED_CONTEXT: JsValue = shared_context(JsIsolateContext { progress: None });
 }
 
 /// One JS call: the module, the export, the arguments (structured-cloned), the values to move
@@ -42,17 +55,29 @@ struct JsResult {
     transfer: Vec<Transferable<JsValue>>,
 }
 
-/// Runs in the isolate.
+/// Runs in the isolate. A task of a module already loaded that returns a plain value completes
+/// in its first poll, which the dispatcher makes at once (`inside::dispatch`): no promise, no
+/// turn of the event loop between the call's arrival and its reply.
 async fn js_call(call: JsCall) -> Result<JsResult, Thrown> {
     let end = call.progress.clone();
     let value = async {
-        let f = JsFuture::from(call.module.load(&call.export))
-            .await
+        let context = match call.progress {
+            None => SHARED_CONTEXT.with(JsValue::clone),
+            Some(port) => JsIsolateContext {
+                progress: Some(port),
+            }
+            .into(),
+        };
+        let started = call
+            .module
+            .start(&call.export, &call.args.into_js(), &context)
             .map_err(|e| Thrown::from_js(&e))?;
-        let args = with_context(&call.args.into_js(), call.progress);
-        JsFuture::from(call_function(&f, &args))
-            .await
-            .map_err(|e| Thrown::from_js(&e))
+        match started.dyn_into::<Promise>() {
+            Ok(promise) => JsFuture::from(promise)
+                .await
+                .map_err(|e| Thrown::from_js(&e)),
+            Err(value) => Ok(value),
+        }
     }
     .await;
     if let Some(end) = end {
@@ -60,6 +85,13 @@ async fn js_call(call: JsCall) -> Result<JsResult, Thrown> {
         let _ = end.send(None);
     }
     let value = value?;
+    if !value.is_object() {
+        // A number, a string... (most results): nothing in it can be a `transfer()` result.
+        return Ok(JsResult {
+            value: Transferable(value),
+            transfer: Vec::new(),
+        });
+    }
     let parts = unwrap_transfer(&value);
     Ok(JsResult {
         value: Transferable(parts.get(0)),
@@ -265,11 +297,16 @@ impl JsIsolatePool {
             None => None,
         };
         let (call, signal) = call;
+        if progress.is_none() {
+            return self.run_direct(call, signal);
+        }
         let call = JsCall {
             progress: progress.as_ref().map(ReceivePort::send_port),
             ..call
         };
-        let handle = self.pool.run_async(js_call, call);
+        let handle: crate::pool::TaskHandle<Result<JsResult, Thrown>> = self
+            .pool
+            .submit(crate::wire::task::TaskRef::eager(js_call), &call);
         let thrown = self.thrown.clone();
         future_to_promise(async move {
             let result = crate::js::port::while_listening(
@@ -340,6 +377,70 @@ impl JsIsolatePool {
 }
 
 impl JsIsolatePool {
+    /// `run` without `onProgress`: the promise is settled by the pool from the worker's message
+    /// handler (`IsolatePool::submit_with_callback`), with no Rust future, executor turn or
+    /// progress port in between. The outcomes are `run`'s: the task's value, an
+    /// `IsolateTaskError` for what it threw (counted as failed in `stats()`), the pool's errors,
+    /// or the signal's reason at once when it aborts (the task is then cancelled).
+    fn run_direct(&self, call: JsCall, signal: Option<web_sys::AbortSignal>) -> Promise {
+        let mut settle: Option<(js_sys::Function, js_sys::Function)> = None;
+        let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+        let Some((resolve, reject)) = settle else {
+            // The executor runs synchronously, so this cannot happen.
+            return promise;
+        };
+        // Settled once, by whichever comes first: the reply or the signal.
+        let done = Rc::new(Cell::new(false));
+        // While a signal is listened to: the listener, and how to stop listening.
+        type Listening = (Closure<dyn FnMut(JsValue)>, js_sys::Function);
+        let listening: Rc<std::cell::RefCell<Option<Listening>>> = Rc::default();
+        let on_reply = {
+            let (done, listening, thrown) = (done.clone(), listening.clone(), self.thrown.clone());
+            let reject = reject.clone();
+            Box::new(move |reply: crate::pool::ReplyResult| {
+                if let Some((_listener, stop)) = listening.borrow_mut().take() {
+                    let _ = stop.call0(&JsValue::UNDEFINED);
+                }
+                if done.replace(true) {
+                    return; // aborted: the caller has its answer
+                }
+                let outcome = reply
+                    .and_then(|payload| payload.decode::<Result<JsResult, Thrown>>())
+                    .map_err(JsValue::from);
+                let _ = match outcome {
+                    Ok(Ok(r)) => resolve.call1(&JsValue::UNDEFINED, &r.value.0),
+                    Ok(Err(t)) => {
+                        thrown.set(thrown.get() + 1);
+                        reject.call1(&JsValue::UNDEFINED, &t.into_js())
+                    }
+                    Err(e) => reject.call1(&JsValue::UNDEFINED, &e),
+                };
+            })
+        };
+        let id = self.pool.submit_with_callback(
+            crate::wire::task::TaskRef::eager(js_call),
+            &call,
+            on_reply,
+        );
+        if let (Some(signal), false) = (signal, done.get()) {
+            let pool = self.pool.clone();
+            let aborted = done.clone();
+            let on_abort = Closure::<dyn FnMut(JsValue)>::new(move |reason: JsValue| {
+                if !aborted.replace(true) {
+                    let _ = reject.call1(&JsValue::UNDEFINED, &reason);
+                    pool.cancel_task(id);
+                }
+            });
+            let stop = listen_for_abort(&signal, &on_abort);
+            // Kept until the task settles, unless the signal had aborted already (the listener
+            // ran at once, and no listener was added).
+            if !done.get() {
+                *listening.borrow_mut() = Some((on_abort, stop));
+            }
+        }
+        promise
+    }
+
     /// Checks and converts the arguments shared by `run` and `stream`.
     fn prepare(
         &self,

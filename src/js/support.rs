@@ -93,6 +93,15 @@ extern "C" {
     fn is_tasks_handle(value: &JsValue) -> bool;
     #[wasm_bindgen(js_name = loadExport)]
     fn load_export(url: Option<&str>, name: &str) -> Promise;
+    #[wasm_bindgen(js_name = moduleUrlOf)]
+    fn module_url_of(module: &JsValue) -> Option<String>;
+    #[wasm_bindgen(catch, js_name = startTask)]
+    fn start_task(
+        url: Option<&str>,
+        name: &str,
+        args: &JsValue,
+        context: &JsValue,
+    ) -> Result<JsValue, JsValue>;
 }
 
 /// Where a JS task's function comes from, as it travels to the isolate.
@@ -129,9 +138,25 @@ impl TaskSource {
     /// In the isolate: the task's function (a promise of it, rejected with a `TypeError` when
     /// the module does not export `name`, or no `serve()` registered it).
     pub(crate) fn load(&self, name: &str) -> Promise {
+        load_export(self.url(), name)
+    }
+
+    /// In the isolate: calls the task's function with `args` (an array) and `context` after
+    /// them. `Ok` holds its value, or a `Promise` of it when the task is asynchronous or its
+    /// module is not loaded yet (worker/js-api.js, `startTask`); `Err` what it threw at once.
+    pub(crate) fn start(
+        &self,
+        name: &str,
+        args: &JsValue,
+        context: &JsValue,
+    ) -> Result<JsValue, JsValue> {
+        start_task(self.url(), name, args, context)
+    }
+
+    fn url(&self) -> Option<&str> {
         match self {
-            TaskSource::Url(url) => load_export(Some(url), name),
-            TaskSource::Registered => load_export(None, name),
+            TaskSource::Url(url) => Some(url),
+            TaskSource::Registered => None,
         }
     }
 }
@@ -195,17 +220,9 @@ impl Drop for WorkerFactory {
 /// `module` (a string or a `URL`) as an absolute URL string, resolved against this scope's
 /// location as `new URL(module, location.href)` would; `what` names the caller in the error.
 pub(crate) fn module_url(module: &JsValue, what: &str) -> Result<String, JsValue> {
-    let module = module
-        .as_string()
-        .or_else(|| get(module, "href").as_string())
-        .ok_or_else(|| type_error(format!("{what}: module must be a URL or a string")))?;
-    let base = get(&get(&js_sys::global(), "location"), "href");
-    Ok(match base.as_string() {
-        Some(base) => web_sys::Url::new_with_base(&module, &base)
-            .map(|u| u.href())
-            .unwrap_or(module),
-        None => module,
-    })
+    // In JS, with a cache: see `moduleUrlOf` in worker/js-api.js for why.
+    module_url_of(module)
+        .ok_or_else(|| type_error(format!("{what}: module must be a URL or a string")))
 }
 
 /// `{value, done}`, an iterator result.

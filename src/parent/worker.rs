@@ -5,7 +5,7 @@ use crate::error::IsolateError;
 use crate::wire::attachments::Attachments;
 use crate::wire::batches::{BatchReader, ByteSource};
 use crate::wire::message::{
-    check_attachment_count, is_envelope, js_message, message_buffer, post_buffer, post_message,
+    check_attachment_count, envelope_parts, js_message, post_buffer, post_message,
 };
 use crate::wire::protocol::Envelope;
 use crate::wire::protocol::DONE_HEADER_LEN;
@@ -227,12 +227,12 @@ impl IsolateWorker {
 
         // Everything the worker sends — the bootstrap's events and the dispatcher's replies —
         // comes on one channel, so a panic's report and the trap it causes arrive in order.
-        let handle_data: Rc<dyn Fn(&JsValue)> = {
+        let handle_event = {
             let sink = sink.clone();
             let ready = ready.clone();
             let stop_watching = stop_watching.clone();
             let on_death_fn: js_sys::Function = on_death.as_ref().clone().unchecked_into();
-            Rc::new(move |data: &JsValue| {
+            move |data: &JsValue| {
                 if let Some(kind) = get_str(data, "wasmIsolatesEvent") {
                     let message = get_str(data, "message").unwrap_or_default();
                     let stack = get_str(data, "stack");
@@ -256,10 +256,8 @@ impl IsolateWorker {
                         _ => WorkerEvent::Fatal(IsolateError::WorkerError { message, stack }),
                     };
                     sink(ev);
-                    return;
                 }
-                sink(decode_reply(data));
-            })
+            }
         };
         let on_messageerror = {
             let sink = sink.clone();
@@ -279,16 +277,20 @@ impl IsolateWorker {
         let on_worker_message = {
             let worker = worker.clone();
             let sink = sink.clone();
-            let handle_data = handle_data.clone();
             Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
                 // Reading `data` is where the browser deserializes the message on this thread.
                 #[cfg(feature = "bench")]
                 let t0 = crate::platform::host::now();
                 let data = event.data();
-                if is_envelope(&data) || get_str(&data, "wasmIsolatesEvent").is_some() {
-                    handle_data(&data);
+                // Replies first: they are nearly all the traffic.
+                if let Some((buffer, attachments)) = envelope_parts(&data) {
+                    sink(decode_reply(&buffer, attachments));
                     #[cfg(feature = "bench")]
                     LAST_RECEIVE_MS.with(|c| c.set(crate::platform::host::now() - t0));
+                    return;
+                }
+                if get_str(&data, "wasmIsolatesEvent").is_some() {
+                    handle_event(&data);
                     return;
                 }
                 let hello = Reflect::get(&data, &JsValue::from_str("wasmIsolatesHello"))
@@ -365,18 +367,11 @@ impl Drop for IsolateWorker {
     }
 }
 
-/// Turns a message from the Rust dispatcher into an event.
-fn decode_reply(data: &JsValue) -> WorkerEvent {
-    let Ok((buffer, attachments)) = message_buffer(data) else {
-        return WorkerEvent::Reply {
-            id: 0,
-            result: Err(IsolateError::protocol(
-                "a reply was not an [ArrayBuffer, ...] message",
-            )),
-        };
-    };
-    let view = Uint8Array::new(&buffer);
-    if view.length() > COPY_LATER_BYTES {
+/// Turns a message from the Rust dispatcher (its envelope's buffer and attachments) into an
+/// event.
+fn decode_reply(buffer: &js_sys::ArrayBuffer, attachments: Attachments) -> WorkerEvent {
+    let view = Uint8Array::new(buffer);
+    if buffer.byte_length() > COPY_LATER_BYTES {
         let head = view.subarray(0, DONE_HEADER_LEN as u32).to_vec();
         if let Ok((Envelope::Done { id, attachments: n }, _)) = Envelope::decode(&head) {
             let result = check_attachment_count(n, &attachments).map(|()| ReplyPayload {

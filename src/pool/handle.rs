@@ -13,7 +13,7 @@ use super::*;
 pub struct TaskHandle<O> {
     pub(super) id: u64,
     pub(super) pool: Weak<PoolInner>,
-    pub(super) receiver: Option<oneshot::Receiver<Result<ReplyPayload, IsolateError>>>,
+    pub(super) receiver: Option<Rc<ReplyCell>>,
     pub(super) error: Option<IsolateError>,
     pub(super) _output: PhantomData<fn() -> O>,
 }
@@ -45,15 +45,17 @@ impl<O> TaskHandle<O> {
 
 impl<O> TaskHandle<O> {
     /// The task's reply, not yet decoded.
-    fn poll_reply(&mut self, cx: &mut Context<'_>) -> Poll<Result<ReplyPayload, IsolateError>> {
+    pub(super) fn poll_reply(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<ReplyPayload, IsolateError>> {
         let Some(receiver) = self.receiver.as_mut() else {
             return Poll::Ready(Err(self.error.take().unwrap_or(IsolateError::Closed)));
         };
-        let result = match Pin::new(receiver).poll(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Ok(reply)) => reply,
-            // The sender went away without a reply: the pool was dropped.
-            Poll::Ready(Err(oneshot::Canceled)) => Err(IsolateError::Closed),
+        // The pool fills the cell in the worker's message handler (with `Closed` if it is
+        // dropped first).
+        let Poll::Ready(result) = receiver.poll(cx) else {
+            return Poll::Pending;
         };
         self.receiver = None;
         self.error = Some(IsolateError::Closed); // polled again after completion

@@ -3,11 +3,14 @@
 
 mod builder;
 mod handle;
+mod reply;
 mod staging;
 
 pub use builder::PoolBuilder;
 pub(crate) use handle::deliver_batched;
 pub use handle::TaskHandle;
+use reply::{Reply, ReplyCell};
+pub(crate) use reply::{ReplyCallback, ReplyResult};
 use staging::{stage, JobMessage, STAGE_ABOVE_BYTES};
 
 use crate::error::IsolateError;
@@ -133,18 +136,16 @@ enum SlotState {
     Busy(InFlight),
 }
 
-type ReplySender = oneshot::Sender<Result<ReplyPayload, IsolateError>>;
-
 struct Job {
     id: u64,
     message: JobMessage,
     attachments: Attachments,
-    reply: ReplySender,
+    reply: Reply,
 }
 
 struct InFlight {
     id: u64,
-    reply: ReplySender,
+    reply: Reply,
     cancelled: bool,
     /// The task timeout, or the cancellation grace period once cancelled.
     _timer: Option<Timer>,
@@ -304,23 +305,61 @@ impl IsolatePool {
         task: TaskRef,
         input: &I,
     ) -> TaskHandle<O> {
-        let encoded = codec::encode_after(CALL_HEADER_LEN, input).and_then(|encoded| {
-            check_size(encoded.0.len(), self.inner.options.max_message_bytes).map(|()| encoded)
-        });
-        match encoded {
-            Ok((mut message, attached)) => {
-                let id = self.inner.next_id();
-                Envelope::Call {
-                    id,
-                    trampoline: task.trampoline as u32,
-                    task: task.task as u32,
-                    attachments: attached.len() as u32,
-                }
-                .write_header(&mut message);
-                self.inner.enqueue(id, message, attached)
-            }
+        match self.encode_call(task, input) {
+            Ok((id, message, attached)) => self.inner.enqueue_for_handle(id, message, attached),
             Err(e) => TaskHandle::failed(e),
         }
+    }
+
+    /// Submits like [`submit`](Self::submit), settling the task by calling `on_reply` from the
+    /// worker's message handler instead of through a future (the JS pool resolves its promise
+    /// there). `on_reply` is called exactly once, also for a call that cannot be encoded (at
+    /// once) and when the pool goes away ([`IsolateError::Closed`]); see [`ReplyCallback`] for
+    /// what it must not do. Returns the task's id for [`cancel_task`](Self::cancel_task)
+    /// (0 when it was refused at once).
+    pub(crate) fn submit_with_callback<I: Serialize>(
+        &self,
+        task: TaskRef,
+        input: &I,
+        on_reply: ReplyCallback,
+    ) -> u64 {
+        match self.encode_call(task, input) {
+            Ok((id, message, attached)) => {
+                self.inner
+                    .enqueue(id, message, attached, Reply::callback(on_reply));
+                id
+            }
+            Err(e) => {
+                on_reply(Err(e));
+                0
+            }
+        }
+    }
+
+    /// Cancels task `id` of [`submit_with_callback`](Self::submit_with_callback), as
+    /// [`TaskHandle::cancel`] does.
+    pub(crate) fn cancel_task(&self, id: u64) {
+        self.inner.cancel(id);
+    }
+
+    /// The call's id and envelope (header written in front of the encoded input), and the JS
+    /// values it carries.
+    fn encode_call<I: Serialize>(
+        &self,
+        task: TaskRef,
+        input: &I,
+    ) -> Result<(u64, Vec<u8>, Attachments), IsolateError> {
+        let (mut message, attached) = codec::encode_after(CALL_HEADER_LEN, input)?;
+        check_size(message.len(), self.inner.options.max_message_bytes)?;
+        let id = self.inner.next_id();
+        Envelope::Call {
+            id,
+            trampoline: task.trampoline as u32,
+            task: task.task as u32,
+            attachments: attached.len() as u32,
+        }
+        .write_header(&mut message);
+        Ok((id, message, attached))
     }
 
     #[doc(hidden)]
@@ -330,15 +369,12 @@ impl IsolatePool {
         message: Vec<u8>,
     ) -> impl Future<Output = Result<Vec<u8>, IsolateError>> + 'static {
         let id = self.inner.next_id();
-        let mut handle: TaskHandle<()> = self.inner.enqueue(id, message, Attachments::default());
+        let mut handle: TaskHandle<()> =
+            self.inner
+                .enqueue_for_handle(id, message, Attachments::default());
         async move {
-            match handle.receiver.take() {
-                Some(rx) => match rx.await {
-                    Ok(reply) => reply.map(|r| r.payload()),
-                    Err(oneshot::Canceled) => Err(IsolateError::Closed),
-                },
-                None => Err(handle.error.take().unwrap_or(IsolateError::Closed)),
-            }
+            let reply = std::future::poll_fn(|cx| handle.poll_reply(cx)).await;
+            reply.map(|r| r.payload())
         }
     }
 }
@@ -350,17 +386,36 @@ impl PoolInner {
         state.next_id
     }
 
-    fn enqueue<O>(
+    /// Queues a call whose reply a [`TaskHandle`] awaits.
+    fn enqueue_for_handle<O>(
         self: &Rc<Self>,
         id: u64,
         message: Vec<u8>,
         attachments: Attachments,
     ) -> TaskHandle<O> {
-        let (reply, receiver) = oneshot::channel();
+        if self.state.borrow().closing {
+            return TaskHandle::failed(IsolateError::Closed);
+        }
+        let cell = ReplyCell::new();
+        self.enqueue(id, message, attachments, Reply::cell(cell.clone()));
+        TaskHandle {
+            id,
+            pool: Rc::downgrade(self),
+            receiver: Some(cell),
+            error: None,
+            _output: PhantomData,
+        }
+    }
+
+    /// Queues a call; `reply` is settled when it ends (at once with `Closed` if the pool is
+    /// closing).
+    fn enqueue(self: &Rc<Self>, id: u64, message: Vec<u8>, attachments: Attachments, reply: Reply) {
         {
             let mut state = self.state.borrow_mut();
             if state.closing {
-                return TaskHandle::failed(IsolateError::Closed);
+                drop(state);
+                reply.send(Err(IsolateError::Closed));
+                return;
             }
             let message = if message.len() > STAGE_ABOVE_BYTES {
                 let buffer = Rc::new(RefCell::new(None));
@@ -386,13 +441,6 @@ impl PoolInner {
             }
         }
         self.pump();
-        TaskHandle {
-            id,
-            pool: Rc::downgrade(self),
-            receiver: Some(receiver),
-            error: None,
-            _output: PhantomData,
-        }
     }
 
     /// Admits waiting jobs, hands queued jobs to idle workers, starts workers while jobs wait and
@@ -439,7 +487,7 @@ impl PoolInner {
                     // nothing waits for a worker that will never come.
                     if let Some(job) = state.queue.pop_front() {
                         state.stats.failed += 1;
-                        let _ = job.reply.send(Err(e));
+                        job.reply.send(Err(e));
                     }
                 }
             }
@@ -533,7 +581,7 @@ impl PoolInner {
             }
             Err(e) => {
                 stats.failed += 1;
-                let _ = job.reply.send(Err(e));
+                job.reply.send(Err(e));
             }
         }
     }
@@ -551,16 +599,12 @@ impl PoolInner {
     }
 
     /// Settles a task and records it.
-    fn settle(
-        stats: &mut PoolStats,
-        reply: ReplySender,
-        result: Result<ReplyPayload, IsolateError>,
-    ) {
+    fn settle(stats: &mut PoolStats, reply: Reply, result: Result<ReplyPayload, IsolateError>) {
         match result {
             Ok(_) => stats.completed += 1,
             Err(_) => stats.failed += 1,
         }
-        let _ = reply.send(result);
+        reply.send(result);
     }
 
     fn on_event(self: &Rc<Self>, slot_id: u64, event: WorkerEvent) {

@@ -19,17 +19,36 @@ pub(crate) fn js_message(e: &JsValue) -> String {
     e.as_string().unwrap_or_else(|| format!("{e:?}"))
 }
 
-/// Posts `bytes` (copied once into a new `ArrayBuffer`, which is then transferred) with its
-/// attachments on `target` (a `MessagePort`, a `Worker`, or a worker's own global scope). A
-/// `DataCloneError` (an attachment the browser cannot clone) is a codec error.
+#[wasm_bindgen(module = "/worker/js-api.js")]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = postEnvelopeBytes)]
+    fn post_envelope_bytes(
+        target: &JsValue,
+        bytes: &[u8],
+        attachments: Vec<JsValue>,
+    ) -> Result<(), JsValue>;
+    #[wasm_bindgen(catch, js_name = postEnvelopeBuffer)]
+    fn post_envelope_buffer(
+        target: &JsValue,
+        buffer: &ArrayBuffer,
+        attachments: Vec<JsValue>,
+    ) -> Result<(), JsValue>;
+    #[wasm_bindgen(js_name = envelopeBuffer)]
+    fn envelope_buffer(data: &JsValue) -> JsValue;
+}
+
+/// Posts `bytes` with its attachments on `target` (a `MessagePort`, a `Worker`, or a worker's
+/// own global scope) in one call to JS, which copies the bytes out of wasm memory into an
+/// `ArrayBuffer` of their own (worker/js-api.js, `postEnvelopeBytes`). A small envelope is then
+/// cloned, a large one transferred: see `TRANSFER_ABOVE` there for why. Transferable attachments
+/// are always transferred. A `DataCloneError` (an attachment the browser cannot clone) is a codec
+/// error.
 pub(crate) fn post_message(
     target: &JsValue,
     bytes: &[u8],
     attachments: Attachments,
 ) -> Result<(), IsolateError> {
-    let array = Uint8Array::new_with_length(bytes.len() as u32);
-    array.copy_from(bytes);
-    post_buffer(target, &array.buffer(), attachments)
+    post_envelope_bytes(target, bytes, attachments.0).map_err(post_error)
 }
 
 /// Posts a message whose bytes are already in `buffer` (transferred, like the attachments).
@@ -38,27 +57,37 @@ pub(crate) fn post_buffer(
     buffer: &ArrayBuffer,
     attachments: Attachments,
 ) -> Result<(), IsolateError> {
-    let list: Array = attachments.0.into_iter().collect();
-    crate::platform::host::post_envelope(target, buffer, &list).map_err(|e| {
-        let message = js_message(&e);
-        if message.starts_with("DataCloneError") {
-            IsolateError::Codec { message }
-        } else {
-            IsolateError::Js { message }
-        }
-    })
+    post_envelope_buffer(target, buffer, attachments.0).map_err(post_error)
 }
 
-/// Whether `data` has the shape of our messages: `[ArrayBuffer starting with "WISO", ...]`.
-/// Anything else on a worker's global channel belongs to user code (or a test runner).
-pub(crate) fn is_envelope(data: &JsValue) -> bool {
-    let Some(array) = data.dyn_ref::<Array>() else {
-        return false;
-    };
-    array.get(0).dyn_ref::<ArrayBuffer>().is_some_and(|b| {
-        b.byte_length() >= 4
-            && Uint8Array::new_with_byte_offset_and_length(b, 0, 4).to_vec() == b"WISO"
-    })
+fn post_error(e: JsValue) -> IsolateError {
+    let message = js_message(&e);
+    if message.starts_with("DataCloneError") {
+        IsolateError::Codec { message }
+    } else {
+        IsolateError::Js { message }
+    }
+}
+
+/// The envelope's `ArrayBuffer` when `data` has the shape of our messages: `[ArrayBuffer
+/// starting with "WISO", ...attachments]`; `None` for anything else on a worker's global channel,
+/// which belongs to user code (or a test runner). One call to JS (worker/js-api.js,
+/// `envelopeBuffer`), where the shape is checked without a crossing per step.
+pub(crate) fn envelope_of(data: &JsValue) -> Option<ArrayBuffer> {
+    envelope_buffer(data).dyn_into::<ArrayBuffer>().ok()
+}
+
+/// The buffer and attachments of `data` when it is one of our messages (see [`envelope_of`]).
+pub(crate) fn envelope_parts(data: &JsValue) -> Option<(ArrayBuffer, Attachments)> {
+    envelope_of(data).map(|buffer| (buffer, attachments_of(data)))
+}
+
+/// The attachments of an envelope message `data` (everything after its buffer): no call beyond
+/// the array's length when there are none, as for most calls and replies.
+fn attachments_of(data: &JsValue) -> Attachments {
+    let array: &Array = data.unchecked_ref();
+    let n = array.length();
+    Attachments((1..n).map(|i| array.get(i)).collect())
 }
 
 /// Splits a `[ArrayBuffer, ...attachments]` message: the bytes (copied into wasm memory) and
@@ -77,15 +106,24 @@ pub(crate) fn message_parts_within(
     Ok((Uint8Array::new(&buffer).to_vec(), attachments))
 }
 
-/// Splits a `[ArrayBuffer, ...attachments]` message without copying its bytes.
+/// Splits a `[ArrayBuffer, ...attachments]` message without copying its bytes. A message that
+/// is an array but not an envelope (no buffer first, or no magic) is a protocol error.
 pub(crate) fn message_buffer(data: &JsValue) -> Result<(ArrayBuffer, Attachments), IsolateError> {
-    let not_ours = || IsolateError::protocol("not an [ArrayBuffer, ...] message");
-    let array = data.dyn_ref::<Array>().ok_or_else(not_ours)?;
-    let buffer = array
-        .get(0)
-        .dyn_into::<ArrayBuffer>()
-        .map_err(|_| not_ours())?;
-    Ok((buffer, Attachments(array.iter().skip(1).collect())))
+    let buffer = match envelope_of(data) {
+        Some(buffer) => buffer,
+        None => {
+            // Not ours by magic: still split an `[ArrayBuffer, ...]` so that the envelope
+            // decoder names what is wrong with its bytes.
+            let array = data
+                .dyn_ref::<Array>()
+                .ok_or_else(|| IsolateError::protocol("not an [ArrayBuffer, ...] message"))?;
+            array
+                .get(0)
+                .dyn_into::<ArrayBuffer>()
+                .map_err(|_| IsolateError::protocol("not an [ArrayBuffer, ...] message"))?
+        }
+    };
+    Ok((buffer, attachments_of(data)))
 }
 
 /// Refuses a message over `limit` bytes with a codec error.

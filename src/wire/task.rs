@@ -62,6 +62,26 @@ impl TaskRef {
         }
     }
 
+    /// Like [`future`](Self::future), for a task whose future often has nothing to wait for:
+    /// the isolate polls it once as soon as it is made, and replies in the same turn when it is
+    /// ready (a JS pool task returning a plain value), instead of after a trip through the
+    /// executor's queue. Only for futures of this crate, which heed the waker of their latest
+    /// poll (that first poll's waker is a no-op one).
+    // Used by the JS API (wasm only); the native tests cover it.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn eager<I, O, F>(f: fn(I) -> F) -> Self
+    where
+        I: DeserializeOwned + 'static,
+        O: Serialize + 'static,
+        F: Future<Output = O> + 'static,
+    {
+        let trampoline: Trampoline = eager_trampoline::<I, O, F>;
+        TaskRef {
+            trampoline: trampoline as usize,
+            task: f as usize,
+        }
+    }
+
     /// A task whose output, a sequence, is written in batches (`wire::batches`) for
     /// [`run_vec`](crate::run::run_vec).
     pub(crate) fn batched<I, T>(f: fn(I) -> Vec<T>) -> Self
@@ -180,6 +200,30 @@ where
     }
 }
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+fn eager_trampoline<I, O, F>(
+    task: usize,
+    input: &[u8],
+    attached: Attachments,
+    reserve: usize,
+) -> TaskFuture
+where
+    I: DeserializeOwned,
+    O: Serialize,
+    F: Future<Output = O> + 'static,
+{
+    match async_trampoline::<I, O, F>(task, input, attached, reserve) {
+        TaskFuture::Pending(mut fut) => {
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            match fut.as_mut().poll(&mut cx) {
+                std::task::Poll::Ready(out) => TaskFuture::Ready(out),
+                std::task::Poll::Pending => TaskFuture::Pending(fut),
+            }
+        }
+        ready => ready,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,5 +323,51 @@ mod tests {
             Poll::Ready(v) => v,
             Poll::Pending => panic!("test future was pending"),
         }
+    }
+
+    async fn waits_once(n: u32) -> u32 {
+        let mut polled = false;
+        std::future::poll_fn(|cx| {
+            if polled {
+                std::task::Poll::Ready(n + 1)
+            } else {
+                polled = true;
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+
+    async fn answers_at_once(n: u32) -> u32 {
+        n * 3
+    }
+
+    #[test]
+    fn eager_tasks_answer_in_their_first_poll_when_they_can() {
+        let (input, _) = codec::encode_after(0, &7u32).unwrap();
+        // SAFETY (both calls): the TaskRefs are built from real fns of this program.
+        // Nothing to wait for: ready without an executor.
+        let ready =
+            unsafe { TaskRef::eager(answers_at_once).invoke(&input, Attachments::default(), 0) };
+        let (bytes, _) = block_on_ready(ready).unwrap();
+        assert_eq!(
+            codec::decode::<u32>(&bytes, Attachments::default()).unwrap(),
+            21
+        );
+        // A task that waits is handed on pending, and completes when polled again.
+        let pending =
+            unsafe { TaskRef::eager(waits_once).invoke(&input, Attachments::default(), 0) };
+        let TaskFuture::Pending(mut fut) = pending else {
+            panic!("a task that waits must not be ready after one poll");
+        };
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let std::task::Poll::Ready(Ok((bytes, _))) = fut.as_mut().poll(&mut cx) else {
+            panic!("the second poll completes it");
+        };
+        assert_eq!(
+            codec::decode::<u32>(&bytes, Attachments::default()).unwrap(),
+            8
+        );
     }
 }

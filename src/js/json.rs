@@ -181,26 +181,14 @@ async fn source_of(source: JsValue) -> Result<JsonSource, JsValue> {
         .and_then(|n| n.as_string())
         .unwrap_or_default();
     match class.as_str() {
-        // A Response's body becomes a Blob without touching its bytes on this thread.
-        "Response" => {
-            let blob = JsFuture::from(
-                Reflect::get(&source, &"blob".into())?
-                    .dyn_into::<Function>()?
-                    .call0(&source)?
-                    .dyn_into::<Promise>()?,
-            )
-            .await?;
-            Ok(JsonSource::Blob(blob.dyn_into()?))
-        }
-        "Request" | "URL" => {
-            let url = if class == "URL" {
-                source
-                    .as_string()
-                    .or_else(|| get(&source, "href").as_string())
-            } else {
-                get(&source, "url").as_string()
-            };
-            let url = url.ok_or_else(|| type_error("parseJson: could not read the URL"))?;
+        // The isolate reads the body (moved there as a stream) and fetches the request itself.
+        "Response" => Ok(JsonSource::Response(source.unchecked_into())),
+        "Request" => Ok(JsonSource::Request(source.unchecked_into())),
+        "URL" => {
+            let url = source
+                .as_string()
+                .or_else(|| get(&source, "href").as_string())
+                .ok_or_else(|| type_error("parseJson: could not read the URL"))?;
             Ok(JsonSource::Url(url))
         }
         _ => Err(type_error(

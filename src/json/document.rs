@@ -2,6 +2,7 @@
 //! isolate, and [`parse_columns`], columns without keeping one.
 
 use crate::error::IsolateError;
+use crate::json::body;
 use crate::json::inside::*;
 use crate::json::wire::{Columns, DocumentInfo, JsonFailure, JsonFault, Source};
 use crate::pool::IsolatePool;
@@ -9,6 +10,7 @@ use crate::wire::transfer::{TransferBuffer, Transferable};
 use serde_json::Value;
 use std::cell::RefCell;
 use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 
 /// The parts [`parse_columns`] cuts a large document into by default: one per core but one
 /// (`navigator.hardwareConcurrency - 1`, at least 1, at most [`MAX_PARTS`]), like the pool's
@@ -96,6 +98,10 @@ fn recycle(pool: &IsolatePool) {
 /// What a JSON document is read from; see [`JsonDocument::parse`] and [`parse_columns`].
 /// Nothing is copied or parsed on the calling thread.
 ///
+/// The isolate reads a URL, a `Request`, a `Response` or a `Blob` as a stream and parses each
+/// piece as it arrives, so that a download and its parse overlap; a malformed document fails as
+/// soon as its bad byte has arrived, and the rest of the download is cancelled.
+///
 /// ```no_run
 /// # async fn demo(bytes: Vec<u8>) -> Result<(), wasm_isolates::IsolateError> {
 /// use wasm_isolates::json::{JsonDocument, JsonSource};
@@ -103,6 +109,15 @@ fn recycle(pool: &IsolatePool) {
 ///
 /// let doc = JsonDocument::parse(JsonSource::Bytes(TransferBuffer::from_slice(&bytes))).await?;
 /// let doc = JsonDocument::parse(JsonSource::Url("/data/points.json".into())).await?;
+///
+/// // A request (its method, headers, credentials...), made again and fetched by the isolate.
+/// let request = web_sys::Request::new_with_str("/data/points.json").unwrap();
+/// let doc = JsonDocument::parse(JsonSource::Request(request)).await?;
+///
+/// // A response already at hand: its body is moved to the isolate as a stream.
+/// let response = web_sys::Response::new_with_opt_str(Some("[1,2,3]")).unwrap();
+/// let doc = JsonDocument::parse(JsonSource::Response(response)).await?;
+/// assert_eq!(doc.len("").await?, 3);
 /// # Ok(()) }
 /// ```
 #[non_exhaustive]
@@ -115,6 +130,17 @@ pub enum JsonSource {
     Blob(web_sys::Blob),
     /// JSON text as a JS string, sent to the isolate in slices small enough for one frame each.
     Text(js_sys::JsString),
+    /// A `Request`, made again in the isolate from its URL, method, headers, credentials, cache,
+    /// redirect, referrer and integrity settings and its body (read into a `Blob` here first),
+    /// and fetched there. A body already read is an [`IsolateError::Json`]. The request's own
+    /// `signal` is not followed (drop the parse's future, or pass `signal` in JS).
+    Request(web_sys::Request),
+    /// A `Response`: its body's stream is moved to the isolate by transfer and read there (where
+    /// the browser cannot transfer streams, the body is read into a `Blob` first, which waits for
+    /// all of it). Its chunks pass through this thread's event loop on their way (a copy each,
+    /// no parse). A body already used (`bodyUsed`) or locked is an [`IsolateError::Json`]; any
+    /// status is read (check `ok` first if an error page must not parse).
+    Response(web_sys::Response),
 }
 
 impl std::fmt::Debug for JsonSource {
@@ -124,7 +150,32 @@ impl std::fmt::Debug for JsonSource {
             JsonSource::Url(u) => write!(f, "Url({u:?})"),
             JsonSource::Blob(b) => write!(f, "Blob({} bytes)", b.size()),
             JsonSource::Text(t) => write!(f, "Text({} UTF-16 units)", t.length()),
+            JsonSource::Request(r) => write!(f, "Request({} {:?})", r.method(), r.url()),
+            JsonSource::Response(r) => write!(f, "Response({} {:?})", r.status(), r.url()),
         }
+    }
+}
+
+/// Held while a `Response`'s body is read by an isolate: dropped — the parse done, failed or
+/// abandoned — it stops the body's pipe on this thread, which cancels the body if it is still
+/// being read (see `responseBody` in src/json/stream.js).
+struct StopBody(Option<js_sys::Function>);
+
+impl Drop for StopBody {
+    fn drop(&mut self) {
+        if let Some(stop) = &self.0 {
+            let _ = stop.call0(&wasm_bindgen::JsValue::UNDEFINED);
+        }
+    }
+}
+
+/// Why a `Request` or `Response` cannot be read (a used body): a JSON error without a position.
+fn source_error(e: wasm_bindgen::JsValue) -> IsolateError {
+    IsolateError::Json {
+        message: crate::wire::message::js_message(&e),
+        offset: None,
+        line: None,
+        column: None,
     }
 }
 
@@ -189,7 +240,7 @@ pub(crate) async fn parse_columns_with(
     on_slice: impl FnMut(u32),
     progress: ProgressPort,
 ) -> Result<Columns, JsonFault> {
-    let (source, pool) = JsonDocument::stage(source, on_slice).await?;
+    let (source, pool, _stop) = JsonDocument::stage(source, on_slice).await?;
     let fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
     let parts = parts.clamp(1, MAX_PARTS) as u32;
     let texts = match pool
@@ -240,7 +291,7 @@ pub(crate) async fn stream_root_array_with(
     sink: crate::port::SendPort<ArrayChunk>,
     chunk_bytes: u32,
 ) -> Result<(u64, u64), JsonFault> {
-    let (source, pool) = JsonDocument::stage(source, on_slice).await?;
+    let (source, pool, _stop) = JsonDocument::stage(source, on_slice).await?;
     let end = pool
         .run_async(stream_root_array, (source, sink, chunk_bytes, progress))
         .await?;
@@ -345,7 +396,7 @@ impl JsonDocument {
         on_slice: impl FnMut(u32),
         progress: ProgressPort,
     ) -> Result<Self, JsonFault> {
-        let (source, pool) = Self::stage(source, on_slice).await?;
+        let (source, pool, _stop) = Self::stage(source, on_slice).await?;
         Self::open(source, pool, progress).await
     }
 
@@ -354,12 +405,42 @@ impl JsonDocument {
     async fn stage(
         source: JsonSource,
         mut on_slice: impl FnMut(u32),
-    ) -> Result<(Source, IsolatePool), IsolateError> {
+    ) -> Result<(Source, IsolatePool, StopBody), IsolateError> {
         let pool = Self::isolate()?;
+        let mut stop = StopBody(None);
         let source = match source {
             JsonSource::Bytes(bytes) => Source::Bytes(bytes),
             JsonSource::Url(url) => Source::Url(url),
             JsonSource::Blob(blob) => Source::Blob(Transferable(blob)),
+            JsonSource::Request(request) => {
+                let parts: js_sys::Array = JsFuture::from(body::request_parts(&request))
+                    .await
+                    .map_err(source_error)?
+                    .unchecked_into();
+                Source::Request {
+                    url: parts.get(0).as_string().unwrap_or_default(),
+                    init: Transferable(parts.get(1).unchecked_into()),
+                }
+            }
+            JsonSource::Response(response) => {
+                let pair: js_sys::Array = JsFuture::from(body::response_body(&response))
+                    .await
+                    .map_err(source_error)?
+                    .unchecked_into();
+                let body = pair.get(0);
+                stop = StopBody(pair.get(2).dyn_into().ok());
+                if body.is_null() {
+                    // No body at all: the empty text (malformed, as `JSON.parse("")` is).
+                    Source::Bytes(TransferBuffer::from_slice(&[]))
+                } else if let Some(blob) = body.dyn_ref::<web_sys::Blob>() {
+                    Source::Blob(Transferable(blob.clone()))
+                } else {
+                    Source::Stream {
+                        body: Transferable(body.unchecked_into()),
+                        length: pair.get(1).as_f64().filter(|n| *n >= 0.0).map(|n| n as u64),
+                    }
+                }
+            }
             JsonSource::Text(text) => {
                 let len = text.length();
                 let mut start = 0;
@@ -392,7 +473,7 @@ impl JsonDocument {
                 Source::Staged
             }
         };
-        Ok((source, pool))
+        Ok((source, pool, stop))
     }
 
     /// Size, kind and top-level length of the document.

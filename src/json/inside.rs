@@ -1,13 +1,15 @@
 //! The JSON service inside its isolate: the document it holds, the tasks that parse and query
 //! it, and the parts of a document cut across several isolates.
 
+use crate::json::body::{self, Body};
 use crate::json::columns::{columns_of_text, ColumnBuilder, ColumnsBuilder, ColumnsTextError};
 use crate::json::parts::{self, Cut};
-use crate::json::tape::{self, Kind, Tape};
+use crate::json::tape::{self, Kind, StreamParser, Tape, TapeView};
 use crate::json::wire::{
     failure, finish_columns, syntax_failure, Columns, DocumentInfo, JsonFailure, Source,
 };
 use crate::port::SendPort;
+use crate::wire::control::CancellationToken;
 use crate::wire::transfer::TransferBuffer;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -52,7 +54,7 @@ pub(crate) struct ParseProgress<'p> {
 }
 
 impl<'p> ParseProgress<'p> {
-    fn new(port: &'p ProgressPort, total: usize) -> Self {
+    pub(crate) fn new(port: &'p ProgressPort, total: usize) -> Self {
         ParseProgress {
             port,
             total: total as u64,
@@ -60,7 +62,7 @@ impl<'p> ParseProgress<'p> {
         }
     }
 
-    fn at(&mut self, offset: u32) {
+    pub(crate) fn at(&mut self, offset: u32) {
         if offset >= self.next {
             self.next = offset.saturating_add(PROGRESS_STEP);
             if let Some(port) = self.port {
@@ -71,16 +73,25 @@ impl<'p> ParseProgress<'p> {
     }
 }
 
+/// Frees the isolate's document: two large tapes need not coexist.
+fn free_document() {
+    DOC.with(|d| d.borrow_mut().take());
+    ELEMENTS.with(|e| e.borrow_mut().take());
+}
+
 /// Parses `bytes` into the isolate's document.
 pub(crate) fn parse_bytes(
     bytes: Vec<u8>,
     progress: &ProgressPort,
 ) -> Result<DocumentInfo, JsonFailure> {
-    // Free the previous document first: two large tapes need not coexist.
-    DOC.with(|d| d.borrow_mut().take());
-    ELEMENTS.with(|e| e.borrow_mut().take());
+    free_document();
     let mut report = ParseProgress::new(progress, bytes.len());
     let tape = Tape::parse_watched(bytes, |offset| report.at(offset)).map_err(syntax_failure)?;
+    Ok(keep(tape))
+}
+
+/// Keeps `tape` as the isolate's document; what the caller learns of it.
+fn keep(tape: Tape) -> DocumentInfo {
     let root = tape.root();
     let (kind, len) = match tape.node(root).kind {
         Kind::Array => ("array", tape.children(root).count()),
@@ -97,17 +108,29 @@ pub(crate) fn parse_bytes(
         len: len as u64,
     };
     DOC.with(|d| *d.borrow_mut() = Some(tape));
-    Ok(info)
+    info
 }
 
+/// Parses `source` into the isolate's document. A URL, `Request`, `Response` or `Blob` is read
+/// as a stream and parsed piece by piece as it arrives (see `json::body`); bytes and a staged
+/// string are parsed whole.
 pub(crate) async fn parse_source(
     args: (Source, ProgressPort),
 ) -> Result<DocumentInfo, JsonFailure> {
+    let token = CancellationToken::current();
     let (source, progress) = args;
-    parse_bytes(read_source(source).await?, &progress)
+    if !body::is_streamed(&source) {
+        return parse_bytes(read_source(source).await?, &progress);
+    }
+    free_document();
+    let mut body = Body::open(source).await?;
+    let mut parser = StreamParser::new(body::capacity(body.length));
+    body.parse_into(&mut parser, &progress, token, &mut |_, _| false)
+        .await?;
+    Ok(keep(parser.finish_tape().map_err(syntax_failure)?))
 }
 
-/// The bytes of `source`, read in the isolate.
+/// The bytes of `source`, read whole in the isolate.
 pub(crate) async fn read_source(source: Source) -> Result<Vec<u8>, JsonFailure> {
     let bytes = match source {
         Source::Bytes(buffer) => buffer.to_vec(),
@@ -143,6 +166,9 @@ pub(crate) async fn read_source(source: Source) -> Result<Vec<u8>, JsonFailure> 
                     .await
                     .map_err(|e| failure(crate::wire::message::js_message(&e)))?;
             js_sys::Uint8Array::new(&buffer).to_vec()
+        }
+        source @ (Source::Request { .. } | Source::Stream { .. }) => {
+            Body::open(source).await?.read_all().await?
         }
     };
     crate::wire::control::report_progress(bytes.len().min(i32::MAX as usize) as u32);
@@ -439,6 +465,31 @@ pub(crate) fn columns_of_whole(
     Ok(finish_columns(builder, fields))
 }
 
+/// `fields` of the records of `body`'s top-level array, picked out as the body arrives and is
+/// parsed: [`columns_of_whole`] piece by piece.
+async fn columns_of_body(
+    mut body: Body,
+    fields: Vec<String>,
+    progress: &ProgressPort,
+    token: CancellationToken,
+) -> Result<Columns, JsonFailure> {
+    let mut builder = ColumnsBuilder::new(&fields);
+    let mut parser = StreamParser::for_elements(body::capacity(body.length));
+    let mut on_record = |view: TapeView<'_>, record: usize| {
+        builder.record(view, record);
+        true
+    };
+    body.parse_into(&mut parser, progress, token, &mut on_record)
+        .await?;
+    let (kind, _) = parser
+        .finish_elements(&mut on_record)
+        .map_err(syntax_failure)?;
+    if kind != Kind::Array {
+        return Err(columns_failure(ColumnsTextError::NotAnArray));
+    }
+    Ok(finish_columns(builder, fields))
+}
+
 // ------------------------------------------------ `parse_columns` across several isolates
 //
 // The first isolate reads the source and guesses where to cut it (`json::parts`); each other part
@@ -536,11 +587,26 @@ impl PartColumns {
 pub(crate) async fn columns_cut(
     args: (Source, Vec<String>, u32, ProgressPort),
 ) -> Result<CutOutcome, JsonFailure> {
+    let token = CancellationToken::current();
     let (source, fields, parts, progress) = args;
-    DOC.with(|d| d.borrow_mut().take());
-    ELEMENTS.with(|e| e.borrow_mut().take());
+    free_document();
     CUT.with(|c| c.borrow_mut().take());
-    let text = read_source(source).await?;
+    let text = if body::is_streamed(&source) {
+        let body = Body::open(source).await?;
+        // Parts need the whole text first (their cuts are guessed in it): a source that its
+        // length says would be cut is read whole; any other is parsed as it arrives, in one
+        // part (an unknown length too: compressed or chunked).
+        let whole = body
+            .length
+            .is_some_and(|n| parts >= 2 && n / parts::MIN_PART_BYTES as u64 >= 2);
+        if !whole {
+            let columns = columns_of_body(body, fields, &progress, token).await;
+            return Ok(CutOutcome::Whole(columns));
+        }
+        tape::repair_utf8(body.read_all().await?)
+    } else {
+        read_source(source).await?
+    };
     let cuts = parts::guess_cuts(&text, parts as usize);
     if cuts.is_empty() {
         return Ok(CutOutcome::Whole(columns_of_whole(

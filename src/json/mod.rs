@@ -13,14 +13,18 @@
 //! 3. **objects**: the JS value itself, delivered in slices sized to a main-thread time budget
 //!    (the JS API's `mode: "objects"`).
 //!
-//! Inputs cost the calling thread nothing: bytes move by transfer, a URL is fetched by the
-//! isolate, a `Blob` is read there, and a JS string travels in slices.
+//! Inputs cost the calling thread nothing: bytes move by transfer, a URL or a `Request` is fetched
+//! by the isolate, a `Blob` is read there, a `Response`'s body moves there as a stream, and a JS
+//! string travels in slices. What the isolate reads itself it parses as it arrives, piece by piece: a download and
+//! its parse overlap.
 //!
 //! The parser (`json::tape`) validates as strictly as `JSON.parse` and builds a flat tape of nodes
 //! pointing into the text, without recursion: any nesting depth parses without a stack overflow.
 //! Malformed JSON is an [`IsolateError::Json`](crate::error::IsolateError::Json) with byte offset, line and column, and the isolate
 //! stays usable.
 
+#[cfg(target_arch = "wasm32")]
+pub(crate) mod body;
 // Parsed and tested natively too; only the wasm build calls into them.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod columns;

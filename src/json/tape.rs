@@ -573,7 +573,7 @@ fn check_size_and_utf8<S: Scan>(text: &[u8]) -> Result<(), SyntaxError> {
 }
 
 /// What the parser expects next inside a container.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq, Debug)]
 enum Expect {
     /// A value (top level, after `[`, `,` in an array, or `:`).
     Value,
@@ -585,96 +585,322 @@ enum Expect {
     Key,
 }
 
-/// The parser. `on_root_element(view, node)` is called for each element of a top-level array
-/// once it is complete; when it returns true, the element's nodes are dropped (the tape keeps
-/// the array node only, its `next` no longer meaningful): see [`for_each_root_element`].
+/// Where the parser is in the grammar. A parse of a whole text goes through these without
+/// stopping; a parse fed piece by piece ([`StreamParser`]) stops at the end of the bytes so far
+/// in any of them and picks up there when more arrive.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Phase {
+    /// Nothing read: a byte order mark may come first.
+    Start,
+    /// At a value, key or closing bracket, as `expect` says (whitespace may come first).
+    Value,
+    /// Inside a string whose text starts at `start` (after its quote): the bytes before `at` are
+    /// read (`at` is never inside an escape), `escaped` says whether they held an escape, `key`
+    /// whether the string is an object's key.
+    Str {
+        start: usize,
+        at: usize,
+        escaped: bool,
+        key: bool,
+    },
+    /// In a number that starts at `start`, whose bytes up to `scanned` can all belong to a
+    /// number: it is read once a byte that cannot has arrived (or the text has ended).
+    Number { start: usize, scanned: usize },
+    /// After a key: `:` next.
+    Colon,
+    /// After a complete value: `,`, a closing bracket, or the end of the text.
+    AfterValue,
+}
+
+/// What a parse keeps between two pieces of text: the open containers (node indices), the
+/// position, and where it is in the grammar.
+struct ParseState {
+    stack: Vec<usize>,
+    pos: usize,
+    expect: Expect,
+    phase: Phase,
+}
+
+impl ParseState {
+    fn new() -> Self {
+        ParseState {
+            stack: Vec::new(),
+            pos: 0,
+            expect: Expect::Value,
+            phase: Phase::Start,
+        }
+    }
+
+    /// How far the parse has read: every byte before this is parsed.
+    fn parsed(&self) -> usize {
+        match self.phase {
+            Phase::Str { at, .. } => at,
+            Phase::Number { scanned, .. } => scanned,
+            _ => self.pos,
+        }
+    }
+}
+
+/// Parses all of `text`, which must be valid UTF-8 and at most 4 GiB (see
+/// [`check_size_and_utf8`]). `on_root_element(view, node)` is called for each element of a
+/// top-level array once it is complete; when it returns true, the element's nodes are dropped
+/// (the tape keeps the array node only, its `next` no longer meaningful): see
+/// [`for_each_root_element`].
 fn parse_into<S: Scan>(
     text: &[u8],
     nodes: &mut Vec<Node>,
     on_root_element: &mut impl FnMut(TapeView<'_>, usize) -> bool,
 ) -> Result<(), SyntaxError> {
+    let mut state = ParseState::new();
+    parse_step::<S, false>(text, true, &mut state, nodes, on_root_element).map(|_| ())
+}
+
+/// One JSON number byte or not: a byte that cannot continue a number ends it.
+#[inline]
+fn is_number_byte(b: u8) -> bool {
+    matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+}
+
+/// The parser, from where `state` stands to the end of `text`. Returns `Ok(true)` when the
+/// document is complete.
+///
+/// `STREAM` is false for a text parsed whole (`last` is then true): every check for the end of
+/// the bytes so far compiles away, and this is the one-pass parser over a buffer. With `STREAM`
+/// and `last` false, `text` is all the bytes that have arrived, and more may follow: wherever the
+/// parser would read past the end of `text` — where a byte that has not arrived could change what
+/// it decides — it stores where it is in `state` and returns `Ok(false)`; the next call, with
+/// `text` grown, goes on from there. An error is only ever reported at a byte that has arrived
+/// and whose meaning no later byte can change, so it is the error a parse of the whole text gives
+/// (the differential tests in [`differential`] hold the two to the same nodes and errors for
+/// every split of their inputs).
+fn parse_step<S: Scan, const STREAM: bool>(
+    text: &[u8],
+    last: bool,
+    state: &mut ParseState,
+    nodes: &mut Vec<Node>,
+    on_root_element: &mut impl FnMut(TapeView<'_>, usize) -> bool,
+) -> Result<bool, SyntaxError> {
+    // Bytes may follow `text`.
+    let more = STREAM && !last;
+    // A new scanner each call: a block it classified past the end of `text` is stale once `text`
+    // has grown.
     let scan = &mut S::default();
-    // Open containers: node index.
-    let mut stack: Vec<usize> = Vec::new();
-    let mut pos = scan.skip_ws(text, text_start(text));
-    let mut expect = Expect::Value;
-    // The node of the value completed last.
-    let mut done: usize;
-    loop {
-        // 1. Parse one value (or key, or close an empty container).
-        let b = text.get(pos).copied();
-        if matches!(expect, Expect::FirstKey | Expect::Key) {
-            if expect == Expect::FirstKey && b == Some(b'}') {
-                (pos, done) = close(text, nodes, &mut stack, pos)?;
-            } else if b == Some(b'"') {
-                pos = string(text, nodes, pos, scan)?;
-                pos = scan.skip_ws(text, pos);
-                if text.get(pos) != Some(&b':') {
-                    return Err(error_at(
-                        text,
-                        pos,
-                        format!("{} (expected `:`)", describe(text.get(pos))),
-                    ));
-                }
-                pos = scan.skip_ws(text, pos + 1);
-                expect = Expect::Value;
-                continue;
-            } else {
-                return Err(error_at(
-                    text,
-                    pos,
-                    format!("{} (expected a key)", describe(text.get(pos))),
-                ));
-            }
-        } else if expect == Expect::FirstElement && b == Some(b']') {
-            (pos, done) = close(text, nodes, &mut stack, pos)?;
-        } else {
-            match b {
-                Some(b'{') | Some(b'[') => {
-                    let kind = if b == Some(b'{') {
-                        Kind::Object
-                    } else {
-                        Kind::Array
-                    };
-                    stack.push(nodes.len());
-                    nodes.push(Node {
-                        kind,
-                        start: pos as u32,
-                        end: 0,
-                        next: 0,
-                    });
-                    pos = scan.skip_ws(text, pos + 1);
-                    expect = if kind == Kind::Object {
-                        Expect::FirstKey
-                    } else {
-                        Expect::FirstElement
-                    };
-                    continue;
-                }
-                Some(b'"') => pos = string(text, nodes, pos, scan)?,
-                Some(b'-' | b'0'..=b'9') => pos = number(text, nodes, pos, scan)?,
-                Some(b't') => pos = literal(text, nodes, pos, b"true", Kind::True)?,
-                Some(b'f') => pos = literal(text, nodes, pos, b"false", Kind::False)?,
-                Some(b'n') => pos = literal(text, nodes, pos, b"null", Kind::Null)?,
-                other => {
-                    return Err(error_at(
-                        text,
-                        pos,
-                        format!("{} (expected a value)", describe(other.as_ref())),
-                    ))
-                }
-            }
-            done = nodes.len() - 1;
-        }
-        // 2. After a complete value: `,`, a closing bracket, or the end.
-        loop {
-            // Inside the top level (node 0) when it is an array: `done` is one of its elements.
+    let stack = &mut state.stack;
+    let mut pos = state.pos;
+    let mut expect = state.expect;
+    // Stops here: the next call goes on in `$phase` from `pos`, expecting `expect`.
+    macro_rules! suspend {
+        ($phase:expr) => {{
+            state.phase = $phase;
+            state.pos = pos;
+            state.expect = expect;
+            return Ok(false);
+        }};
+    }
+    // Value `$done` is complete: an element of the top-level array is handed over.
+    macro_rules! completed {
+        ($done:expr) => {{
+            let done = $done;
             if stack.len() == 1 && nodes[0].kind == Kind::Array {
                 let view = TapeView { text, nodes };
                 if on_root_element(view, done) {
                     nodes.truncate(done);
                 }
             }
+        }};
+    }
+    // After a key: `:`, then a value.
+    macro_rules! colon {
+        () => {{
+            pos = scan.skip_ws(text, pos);
+            match text.get(pos) {
+                Some(b':') => {
+                    pos = scan.skip_ws(text, pos + 1);
+                    expect = Expect::Value;
+                }
+                None if more => suspend!(Phase::Colon),
+                other => {
+                    return Err(error_at(
+                        text,
+                        pos,
+                        format!("{} (expected `:`)", describe(other)),
+                    ))
+                }
+            }
+        }};
+    }
+    // The string whose text starts at `$start`, read from `$at` on; a key's `:` after it.
+    macro_rules! string_at {
+        ($start:expr, $at:expr, $escaped:expr, $key:expr) => {{
+            let (start, key) = ($start, $key);
+            match string_end(text, more, $at, $escaped, scan)? {
+                StringEnd::Quote { at, escaped } => {
+                    nodes.push(Node {
+                        kind: if escaped { Kind::EscStr } else { Kind::Str },
+                        start: start as u32,
+                        end: at as u32,
+                        next: nodes.len() as u32 + 1,
+                    });
+                    pos = at + 1;
+                    if key {
+                        colon!();
+                    } else {
+                        completed!(nodes.len() - 1);
+                    }
+                }
+                StringEnd::More { at, escaped } => suspend!(Phase::Str {
+                    start,
+                    at,
+                    escaped,
+                    key,
+                }),
+            }
+        }};
+    }
+    // The number at `$start`.
+    macro_rules! number_at {
+        ($start:expr) => {{
+            let start = $start;
+            let end = number_end(text, start, scan);
+            let reached = match &end {
+                Ok(end) => *end,
+                Err(e) => e.at,
+            };
+            // A number that reaches the end of the bytes so far may go on in the next piece.
+            if more && reached == text.len() {
+                suspend!(Phase::Number {
+                    start,
+                    scanned: text.len(),
+                });
+            }
+            let end = end.map_err(|e| e.into_syntax_error(text))?;
+            nodes.push(Node {
+                kind: Kind::Number,
+                start: start as u32,
+                end: end as u32,
+                next: nodes.len() as u32 + 1,
+            });
+            pos = end;
+            completed!(nodes.len() - 1);
+        }};
+    }
+    // `true`, `false` or `null` at `pos`.
+    macro_rules! literal_at {
+        ($word:expr, $kind:expr) => {{
+            let word: &[u8] = $word;
+            // Part of the word arrived, all of it right so far: wait for the rest. (A wrong byte
+            // among those that arrived is the same error now as later.)
+            if more && text.len() < pos + word.len() && word.starts_with(&text[pos..]) {
+                suspend!(Phase::Value);
+            }
+            pos = literal(text, nodes, pos, word, $kind)?;
+            completed!(nodes.len() - 1);
+        }};
+    }
+    // Where the last call stopped (only `Start` in a parse of a whole text): finish what it cut,
+    // and go on at a value (`after_value` false) or after one.
+    let mut after_value = false;
+    match state.phase {
+        Phase::Start => {
+            // Too few bytes to tell whether the text starts with a byte order mark.
+            if more && text.len() < BOM.len() && BOM.starts_with(text) {
+                suspend!(Phase::Start);
+            }
+            pos = scan.skip_ws(text, text_start(text));
+        }
+        // Whitespace that ran to the end of the last piece may go on in this one.
+        Phase::Value => pos = scan.skip_ws(text, pos),
+        Phase::Str {
+            start,
+            at,
+            escaped,
+            key,
+        } => {
+            string_at!(start, at, escaped, key);
+            after_value = !key;
+        }
+        Phase::Number { start, scanned } => {
+            // Nothing but number bytes arrived: read it once it is complete, not again and again
+            // (a number of a megabyte must not cost a megabyte per piece).
+            if more && !text[scanned..].iter().any(|&b| !is_number_byte(b)) {
+                suspend!(Phase::Number {
+                    start,
+                    scanned: text.len(),
+                });
+            }
+            number_at!(start);
+            after_value = true;
+        }
+        Phase::Colon => colon!(),
+        Phase::AfterValue => after_value = true,
+    }
+    loop {
+        // 1. One value (or key, or the close of an empty container).
+        if !after_value {
+            let b = text.get(pos).copied();
+            if matches!(expect, Expect::FirstKey | Expect::Key) {
+                if expect == Expect::FirstKey && b == Some(b'}') {
+                    let done;
+                    (pos, done) = close(text, nodes, stack, pos)?;
+                    completed!(done);
+                } else if b == Some(b'"') {
+                    string_at!(pos + 1, pos + 1, false, true);
+                    continue;
+                } else if more && b.is_none() {
+                    suspend!(Phase::Value);
+                } else {
+                    return Err(error_at(
+                        text,
+                        pos,
+                        format!("{} (expected a key)", describe(b.as_ref())),
+                    ));
+                }
+            } else if expect == Expect::FirstElement && b == Some(b']') {
+                let done;
+                (pos, done) = close(text, nodes, stack, pos)?;
+                completed!(done);
+            } else {
+                match b {
+                    Some(b'{') | Some(b'[') => {
+                        let kind = if b == Some(b'{') {
+                            Kind::Object
+                        } else {
+                            Kind::Array
+                        };
+                        stack.push(nodes.len());
+                        nodes.push(Node {
+                            kind,
+                            start: pos as u32,
+                            end: 0,
+                            next: 0,
+                        });
+                        pos = scan.skip_ws(text, pos + 1);
+                        expect = if kind == Kind::Object {
+                            Expect::FirstKey
+                        } else {
+                            Expect::FirstElement
+                        };
+                        continue;
+                    }
+                    Some(b'"') => string_at!(pos + 1, pos + 1, false, false),
+                    Some(b'-' | b'0'..=b'9') => number_at!(pos),
+                    Some(b't') => literal_at!(b"true", Kind::True),
+                    Some(b'f') => literal_at!(b"false", Kind::False),
+                    Some(b'n') => literal_at!(b"null", Kind::Null),
+                    None if more => suspend!(Phase::Value),
+                    other => {
+                        return Err(error_at(
+                            text,
+                            pos,
+                            format!("{} (expected a value)", describe(other.as_ref())),
+                        ))
+                    }
+                }
+            }
+        }
+        after_value = false;
+        // 2. After a complete value: `,`, a closing bracket, or the end.
+        loop {
             pos = scan.skip_ws(text, pos);
             let Some(&top) = stack.last() else {
                 if pos != text.len() {
@@ -684,7 +910,11 @@ fn parse_into<S: Scan>(
                         format!("{} after the value", describe(text.get(pos))),
                     ));
                 }
-                return Ok(());
+                // Whitespace, or something that is not, may still come.
+                if more {
+                    suspend!(Phase::AfterValue);
+                }
+                return Ok(true);
             };
             let in_object = nodes[top].kind == Kind::Object;
             match text.get(pos) {
@@ -697,8 +927,17 @@ fn parse_into<S: Scan>(
                     };
                     break;
                 }
-                Some(b'}') if in_object => (pos, done) = close(text, nodes, &mut stack, pos)?,
-                Some(b']') if !in_object => (pos, done) = close(text, nodes, &mut stack, pos)?,
+                Some(b'}') if in_object => {
+                    let done;
+                    (pos, done) = close(text, nodes, stack, pos)?;
+                    completed!(done);
+                }
+                Some(b']') if !in_object => {
+                    let done;
+                    (pos, done) = close(text, nodes, stack, pos)?;
+                    completed!(done);
+                }
+                None if more => suspend!(Phase::AfterValue),
                 other => {
                     let want = if in_object {
                         "`,` or `}`"
@@ -734,53 +973,89 @@ fn close(
     Ok((pos + 1, i))
 }
 
-fn string(
+/// Where [`string_end`] stopped.
+enum StringEnd {
+    /// At the closing quote, at `at`; `escaped` if the string holds an escape.
+    Quote { at: usize, escaped: bool },
+    /// At the end of the bytes so far, which may go on: read on from `at` when more arrive.
+    More { at: usize, escaped: bool },
+}
+
+/// Reads a string from `i` (inside it, not inside an escape) to its closing quote. With `more`,
+/// bytes may follow `text`: an end of `text` inside the string, or inside an escape whose bytes
+/// so far are all right, is [`StringEnd::More`] rather than an error.
+#[inline(always)]
+fn string_end(
     text: &[u8],
-    nodes: &mut Vec<Node>,
-    pos: usize,
+    more: bool,
+    mut i: usize,
+    mut escaped: bool,
     scan: &mut impl Scan,
-) -> Result<usize, SyntaxError> {
-    let start = pos + 1;
-    let mut i = start;
-    let mut escaped = false;
+) -> Result<StringEnd, SyntaxError> {
     loop {
         // Fast scan to the next byte that needs a look.
-        i = scan
-            .string_stop(text, i)
-            .ok_or_else(|| error_at(text, text.len(), "unterminated string"))?;
+        let Some(stop) = scan.string_stop(text, i) else {
+            if more {
+                return Ok(StringEnd::More {
+                    at: text.len(),
+                    escaped,
+                });
+            }
+            return Err(error_at(text, text.len(), "unterminated string"));
+        };
+        i = stop;
         match text[i] {
-            b'"' => break,
+            b'"' => return Ok(StringEnd::Quote { at: i, escaped }),
             b'\\' => {
                 escaped = true;
                 match text.get(i + 1) {
                     Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
                     Some(b'u') => {
                         if text.get(i + 2..i + 6).and_then(hex4).is_none() {
+                            if more
+                                && text.len() < i + 6
+                                && text[i + 2..].iter().all(u8::is_ascii_hexdigit)
+                            {
+                                return Ok(StringEnd::More { at: i, escaped });
+                            }
                             return Err(error_at(text, i, "invalid \\u escape"));
                         }
                         i += 6;
                     }
+                    None if more => return Ok(StringEnd::More { at: i, escaped }),
                     _ => return Err(error_at(text, i, "invalid escape")),
                 }
             }
             _ => return Err(error_at(text, i, "control character in a string")),
         }
     }
-    nodes.push(Node {
-        kind: if escaped { Kind::EscStr } else { Kind::Str },
-        start: start as u32,
-        end: i as u32,
-        next: nodes.len() as u32 + 1,
-    });
-    Ok(i + 1)
 }
 
-fn number(
-    text: &[u8],
-    nodes: &mut Vec<Node>,
-    pos: usize,
-    scan: &mut impl Scan,
-) -> Result<usize, SyntaxError> {
+/// Why a number is malformed, and where: made a [`SyntaxError`] only when it is reported (a
+/// streamed parse tries a number cut by the end of a piece, and drops the outcome, once per
+/// piece; a line count over the whole text each time would make that quadratic).
+struct NumberError {
+    at: usize,
+    /// 0: the first digit; 1: after `.`; 2: in the exponent.
+    what: u8,
+}
+
+impl NumberError {
+    fn into_syntax_error(self, text: &[u8]) -> SyntaxError {
+        let message = match self.what {
+            0 => format!("{} in a number", describe(text.get(self.at))),
+            1 => "expected a digit after `.`".into(),
+            _ => "expected a digit in the exponent".into(),
+        };
+        error_at(text, self.at, message)
+    }
+}
+
+/// The end of the number at `pos`. It reads no byte past the first one that cannot belong to a
+/// number ([`is_number_byte`]), and reads the byte at `text.len()` (finding none) exactly when
+/// the end it returns, or the error's position, is `text.len()`.
+#[inline(always)]
+fn number_end(text: &[u8], pos: usize, scan: &mut impl Scan) -> Result<usize, NumberError> {
     let mut i = pos;
     let mut digits = |i: &mut usize| {
         let s = *i;
@@ -795,18 +1070,12 @@ fn number(
         Some(b'1'..=b'9') => {
             digits(&mut i);
         }
-        other => {
-            return Err(error_at(
-                text,
-                i,
-                format!("{} in a number", describe(other)),
-            ))
-        }
+        _ => return Err(NumberError { at: i, what: 0 }),
     }
     if text.get(i) == Some(&b'.') {
         i += 1;
         if !digits(&mut i) {
-            return Err(error_at(text, i, "expected a digit after `.`"));
+            return Err(NumberError { at: i, what: 1 });
         }
     }
     if let Some(b'e' | b'E') = text.get(i) {
@@ -815,15 +1084,9 @@ fn number(
             i += 1;
         }
         if !digits(&mut i) {
-            return Err(error_at(text, i, "expected a digit in the exponent"));
+            return Err(NumberError { at: i, what: 2 });
         }
     }
-    nodes.push(Node {
-        kind: Kind::Number,
-        start: pos as u32,
-        end: i as u32,
-        next: nodes.len() as u32 + 1,
-    });
     Ok(i)
 }
 
@@ -848,6 +1111,188 @@ fn literal(
         next: nodes.len() as u32 + 1,
     });
     Ok(pos + word.len())
+}
+
+/// A parse fed the text piece by piece as it arrives (the chunks of a download, or of a `Blob`
+/// read as a stream), so that reading and parsing overlap. It gives what a parse of the whole
+/// text gives — the same nodes, the same elements handed over, the same error (message, offset,
+/// line, column) — and reports an error as soon as the byte that makes the text malformed has
+/// arrived.
+///
+/// The bytes are read as [`repair_utf8`] reads the whole text (invalid UTF-8 becomes U+FFFD),
+/// piece by piece: a character cut between two pieces waits for its rest. The text is kept
+/// whole (the nodes point into it), in one buffer grown as pieces arrive.
+pub(crate) struct StreamParser<S: Scan = Fast> {
+    text: Vec<u8>,
+    /// `text[..ready]` is valid UTF-8 ending at a character boundary: what the parser reads.
+    /// After it come at most three bytes of a character whose rest has not arrived.
+    ready: usize,
+    nodes: Vec<Node>,
+    state: ParseState,
+    /// Elements of the top-level array handed over so far.
+    elements: u64,
+    scan: std::marker::PhantomData<S>,
+}
+
+impl StreamParser<Fast> {
+    /// A parse into a tape ([`finish_tape`](Self::finish_tape)) of about `size_hint` bytes (0 if
+    /// unknown): the buffers are sized for it.
+    pub(crate) fn new(size_hint: usize) -> Self {
+        Self::with_scans(size_hint, true)
+    }
+
+    /// A parse that drops each element of the top-level array once handed over
+    /// ([`finish_elements`](Self::finish_elements)): room for the text only.
+    pub(crate) fn for_elements(size_hint: usize) -> Self {
+        Self::with_scans(size_hint, false)
+    }
+}
+
+impl<S: Scan> StreamParser<S> {
+    /// [`new`](StreamParser::new) (`tape`) or [`for_elements`](StreamParser::for_elements) with
+    /// the scans of `S` (the tests hold both to the same results).
+    fn with_scans(size_hint: usize, tape: bool) -> Self {
+        // A hint is a server's word: never reserve more than 1 GiB on it.
+        let size_hint = size_hint.min(1 << 30);
+        StreamParser {
+            text: Vec::with_capacity(size_hint),
+            ready: 0,
+            // Roughly one node per 6 bytes of typical JSON (as `Tape::parse_watched`).
+            nodes: Vec::with_capacity(if tape { size_hint / 6 + 1 } else { 1024 }),
+            state: ParseState::new(),
+            elements: 0,
+            scan: std::marker::PhantomData,
+        }
+    }
+
+    /// Bytes received so far.
+    pub(crate) fn received(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Bytes parsed so far (of the text as repaired, see [`repair_utf8`]).
+    pub(crate) fn parsed(&self) -> usize {
+        self.state.parsed()
+    }
+
+    /// Parses the next piece of the text, as far as it goes. `on_root_element` is called as in
+    /// [`for_each_root_element`] (return true to drop the element's nodes).
+    #[cfg(test)]
+    pub(crate) fn push(
+        &mut self,
+        piece: &[u8],
+        on_root_element: &mut impl FnMut(TapeView<'_>, usize) -> bool,
+    ) -> Result<(), SyntaxError> {
+        self.push_with(
+            piece.len(),
+            |into| into.copy_from_slice(piece),
+            on_root_element,
+        )
+    }
+
+    /// [`push`](Self::push) of a piece of `len` bytes that `fill` writes in place (a JS array's
+    /// bytes are copied straight into the text, not through a buffer of their own).
+    pub(crate) fn push_with(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]),
+        on_root_element: &mut impl FnMut(TapeView<'_>, usize) -> bool,
+    ) -> Result<(), SyntaxError> {
+        let at = self.text.len();
+        self.text.resize(at + len, 0);
+        fill(&mut self.text[at..]);
+        self.run(false, on_root_element).map(|_| ())
+    }
+
+    /// The end of the text: parses what is left. The text (repaired) and its nodes, or the error
+    /// a parse of the whole text gives.
+    pub(crate) fn finish(
+        mut self,
+        on_root_element: &mut impl FnMut(TapeView<'_>, usize) -> bool,
+    ) -> Result<(Vec<u8>, Vec<Node>), SyntaxError> {
+        self.run(true, on_root_element)?;
+        Ok((self.text, self.nodes))
+    }
+
+    /// The end of the text, as [`finish`](Self::finish), for a tape.
+    pub(crate) fn finish_tape(self) -> Result<Tape, SyntaxError> {
+        let (text, nodes) = self.finish(&mut |_, _| false)?;
+        Ok(Tape { text, nodes })
+    }
+
+    /// The end of the text, as [`finish`](Self::finish), for a parse that drops each element's
+    /// nodes ([`for_each_root_element`]): the top-level value's kind and the number of elements.
+    pub(crate) fn finish_elements(
+        mut self,
+        on_root_element: &mut impl FnMut(TapeView<'_>, usize) -> bool,
+    ) -> Result<(Kind, u64), SyntaxError> {
+        self.run(true, on_root_element)?;
+        let kind = self.nodes.first().map_or(Kind::Null, |n| n.kind);
+        Ok((
+            kind,
+            if kind == Kind::Array {
+                self.elements
+            } else {
+                0
+            },
+        ))
+    }
+
+    fn run(
+        &mut self,
+        last: bool,
+        on_root_element: &mut impl FnMut(TapeView<'_>, usize) -> bool,
+    ) -> Result<bool, SyntaxError> {
+        // The whole text is checked for this first; a piece at a time, an error before the
+        // 4 GiB mark comes first. (A text that large cannot be in wasm32's memory anyway.)
+        if u32::try_from(self.text.len()).is_err() {
+            return Err(error_at(&self.text, 0, "text is larger than 4 GiB"));
+        }
+        self.repair(last);
+        let elements = &mut self.elements;
+        let mut counted = |view: TapeView<'_>, node: usize| {
+            *elements += 1;
+            on_root_element(view, node)
+        };
+        parse_step::<S, true>(
+            &self.text[..self.ready],
+            last,
+            &mut self.state,
+            &mut self.nodes,
+            &mut counted,
+        )
+    }
+
+    /// Makes the bytes after `ready` valid UTF-8 as [`repair_utf8`] does for a whole text, and
+    /// moves `ready` past them — except, unless this is the `last` piece, a character cut by the
+    /// end of the piece (its rest decides whether it is valid). Decoding resumes at a character
+    /// boundary (after a valid character or an invalid sequence), where the decoding of the whole
+    /// text is too, so the pieces decode as the whole does.
+    fn repair(&mut self, last: bool) {
+        let Err(valid) = S::check_utf8(&self.text[self.ready..]) else {
+            self.ready = self.text.len();
+            return;
+        };
+        let from = self.ready + valid;
+        let rest = self.text.split_off(from);
+        let mut chunks = rest.utf8_chunks().peekable();
+        while let Some(chunk) = chunks.next() {
+            self.text.extend_from_slice(chunk.valid().as_bytes());
+            let invalid = chunk.invalid();
+            if invalid.is_empty() {
+                continue;
+            }
+            // A sequence cut by the end of the piece (not invalid in itself): wait for its rest.
+            let cut = std::str::from_utf8(invalid).is_err_and(|e| e.error_len().is_none());
+            if !last && cut && chunks.peek().is_none() {
+                self.ready = self.text.len();
+                self.text.extend_from_slice(invalid);
+                return;
+            }
+            self.text.extend_from_slice("\u{FFFD}".as_bytes());
+        }
+        self.ready = self.text.len();
+    }
 }
 
 /// The SIMD and the scalar scans held to the same results: the same nodes (kind, text range,
@@ -1190,6 +1635,250 @@ pub(crate) mod differential {
                     }
                 }
                 check(&mutated);
+            }
+        }
+        counts
+    }
+
+    /// One node's fields, to compare.
+    type Fields = (Kind, u32, u32, u32);
+
+    fn fields(n: &Node) -> Fields {
+        (n.kind, n.start, n.end, n.next)
+    }
+
+    /// What a parse gives, whole or streamed: the tape's nodes, and the kind, count and nodes of
+    /// the elements of a parse that drops them ([`for_each_root_element`]).
+    type Parsed = (
+        Result<Vec<Fields>, SyntaxError>,
+        Result<(Kind, u64), SyntaxError>,
+        Vec<(usize, Vec<Fields>)>,
+    );
+
+    /// The parse of the whole of `text`, read as bytes are read (invalid UTF-8 repaired).
+    fn whole<S: Scan>(text: &[u8]) -> Parsed {
+        let text = repair_utf8(text.to_vec());
+        let tape = Tape::parse_watched_with::<S>(text.clone(), |_| {})
+            .map(|t| t.nodes.iter().map(fields).collect());
+        let mut elements = Vec::new();
+        let each = for_each_root_element_with::<S>(&text, |view, node| {
+            let end = view.nodes[node].next as usize;
+            elements.push((node, view.nodes[node..end].iter().map(fields).collect()));
+        });
+        (tape, each, elements)
+    }
+
+    /// `text` in the pieces that the positions `cuts` (in order) make.
+    fn pieces<'t>(text: &'t [u8], cuts: &[usize]) -> Vec<&'t [u8]> {
+        let mut out = Vec::with_capacity(cuts.len() + 1);
+        let mut at = 0;
+        for &cut in cuts {
+            let cut = cut.clamp(at, text.len());
+            out.push(&text[at..cut]);
+            at = cut;
+        }
+        out.push(&text[at..]);
+        out
+    }
+
+    /// The parse of `text` fed to a [`StreamParser`] in pieces, and where an error came: the
+    /// bytes received when a `push` returned it (`None`: at the end, from `finish`).
+    fn streamed<S: Scan>(text: &[u8], cuts: &[usize]) -> (Parsed, Option<usize>) {
+        let pieces = pieces(text, cuts);
+        let mut parser = StreamParser::<S>::with_scans(0, true);
+        let mut failed = None;
+        let mut early = None;
+        for piece in &pieces {
+            if let Err(e) = parser.push(piece, &mut |_, _| false) {
+                early = Some(parser.received());
+                failed = Some(e);
+                break;
+            }
+        }
+        let tape = match failed {
+            Some(e) => Err(e),
+            None => parser
+                .finish_tape()
+                .map(|t| t.nodes.iter().map(fields).collect()),
+        };
+        let mut elements = Vec::new();
+        let mut each = |view: TapeView<'_>, node: usize| {
+            let end = view.nodes[node].next as usize;
+            elements.push((node, view.nodes[node..end].iter().map(fields).collect()));
+            true
+        };
+        let mut parser = StreamParser::<S>::with_scans(text.len(), false);
+        let mut failed = None;
+        for piece in &pieces {
+            if let Err(e) = parser.push(piece, &mut each) {
+                failed = Some(e);
+                break;
+            }
+        }
+        let each_result = match failed {
+            Some(e) => Err(e),
+            None => parser.finish_elements(&mut each),
+        };
+        ((tape, each_result, elements), early)
+    }
+
+    /// Feeds `text` to a streamed parse with both scans, cut at `cuts`, and panics where it
+    /// differs from `expected` (the whole parse), or where a malformed text's error came later
+    /// than with the piece that holds the bytes that decide it: the parser looks at most six
+    /// bytes past an error's offset (a `\u` escape), plus three for a character cut between
+    /// pieces. Only for valid UTF-8 (a repair moves offsets).
+    fn assert_stream_agrees(text: &[u8], cuts: &[usize], expected: &Parsed) {
+        for (scans, (got, early)) in [
+            ("scalar", streamed::<Scalar>(text, cuts)),
+            ("blocks", streamed::<Blocks>(text, cuts)),
+        ] {
+            assert!(
+                &got == expected,
+                "{scans} scans, streamed in pieces cut at {cuts:?}, differ on {:?}:\nwhole    {:?}\nstreamed {:?}",
+                String::from_utf8_lossy(text),
+                expected,
+                got
+            );
+            if let (Err(e), true) = (&expected.0, std::str::from_utf8(text).is_ok()) {
+                let decided = (e.offset as usize + 9).min(text.len());
+                if decided < text.len() {
+                    // The end of the first piece that holds byte `decided - 1`.
+                    let due = cuts
+                        .iter()
+                        .copied()
+                        .chain([text.len()])
+                        .find(|&end| end >= decided)
+                        .unwrap_or(text.len());
+                    assert!(
+                        early.is_some_and(|r| r <= due),
+                        "{scans}: the error at {} of {:?} came at {early:?} bytes, due by {due} (cuts {cuts:?})",
+                        e.offset,
+                        String::from_utf8_lossy(text),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Streams `text` in many splits and holds each to the whole parse: with `every`, at each
+    /// single cut and byte by byte; always `random` times in random pieces (from `next`).
+    /// Returns whether the text is JSON.
+    pub(crate) fn check_stream_splits(
+        text: &[u8],
+        every: bool,
+        random: usize,
+        next: &mut impl FnMut() -> u64,
+    ) -> bool {
+        let expected = whole::<Scalar>(text);
+        assert!(
+            whole::<Blocks>(text) == expected,
+            "the scans differ on {:?}",
+            String::from_utf8_lossy(text)
+        );
+        let len = text.len();
+        if every {
+            for cut in 0..=len {
+                assert_stream_agrees(text, &[cut], &expected);
+            }
+            let bytes: Vec<usize> = (1..len).collect();
+            assert_stream_agrees(text, &bytes, &expected);
+        }
+        for _ in 0..random {
+            let mut cuts = Vec::new();
+            // Pieces of every size: a few bytes (cuts everywhere) to a large part of the text.
+            let size = 1 + (next() % (1 + (len as u64 / (1 + next() % 16)))) as usize;
+            let mut at = 0;
+            while at < len {
+                at += 1 + (next() as usize) % (2 * size);
+                // Sometimes an empty piece.
+                if next() % 8 == 0 {
+                    cuts.push(at.min(len));
+                }
+                cuts.push(at.min(len));
+            }
+            assert_stream_agrees(text, &cuts, &expected);
+        }
+        expected.0.is_ok()
+    }
+
+    /// Streams every input of [`check_all`] (the tests' own, aligned strings, random documents
+    /// and their mutations), small ones at every cut and byte by byte, and large generated ones
+    /// in random pieces. Returns how many inputs were JSON and how many were not.
+    pub(crate) fn check_stream_all(seed: u64, documents: usize) -> (usize, usize) {
+        let mut next = rng(seed);
+        let mut counts = (0, 0);
+        let mut count = |valid: bool| {
+            if valid {
+                counts.0 += 1
+            } else {
+                counts.1 += 1
+            }
+        };
+        for text in VALID.iter().chain(INVALID) {
+            count(check_stream_splits(text.as_bytes(), true, 20, &mut next));
+        }
+        for text in OTHER {
+            count(check_stream_splits(text, true, 20, &mut next));
+        }
+        count(check_stream_splits(
+            "[".repeat(10_000).as_bytes(),
+            false,
+            3,
+            &mut next,
+        ));
+        let mut aligned = Vec::new();
+        aligned_strings(|text| aligned.push(text.to_vec()));
+        for (i, text) in aligned.iter().enumerate() {
+            // Every cut of some, random pieces of all.
+            count(check_stream_splits(text, i % 17 == 0, 2, &mut next));
+        }
+        let alphabet = b"[]{}\",:0123456789.eE+-tfnrulsa \\/u\n\t\x01\x80";
+        for n in 0..documents {
+            let mut text = Vec::new();
+            let depth = 1 + (next() % 5) as u32;
+            document(&mut next, depth, &mut text);
+            let small = text.len() <= 400;
+            count(check_stream_splits(
+                &text,
+                small && n % 4 == 0,
+                4,
+                &mut next,
+            ));
+            let mut mutated = text.clone();
+            for _ in 0..=(next() % 3) {
+                let at = (next() as usize) % (mutated.len() + 1);
+                let b = alphabet[(next() as usize) % alphabet.len()];
+                match next() % 3 {
+                    0 if at < mutated.len() => mutated[at] = b,
+                    1 if at < mutated.len() => {
+                        mutated.remove(at);
+                    }
+                    _ => mutated.insert(at, b),
+                }
+            }
+            count(check_stream_splits(
+                &mutated,
+                small && n % 4 == 1,
+                4,
+                &mut next,
+            ));
+        }
+        // Large documents (an array of generated records), in random pieces.
+        for _ in 0..3 {
+            let mut text = b"[".to_vec();
+            while text.len() < 300_000 {
+                if text.len() > 1 {
+                    text.push(b',');
+                }
+                document(&mut next, 4, &mut text);
+            }
+            text.push(b']');
+            count(check_stream_splits(&text, false, 6, &mut next));
+            // Broken near the end, and in the middle.
+            for at in [text.len() - 3, text.len() / 2] {
+                let mut broken = text.clone();
+                broken.insert(at, b'}');
+                count(check_stream_splits(&broken, false, 3, &mut next));
             }
         }
         counts
@@ -1614,6 +2303,271 @@ mod tests {
             valid > 3_000 && invalid > 3_000,
             "{valid} valid, {invalid} invalid"
         );
+    }
+
+    /// A parse fed in pieces (a download, a `Blob` read as a stream) gives the whole parse's
+    /// nodes, elements and errors, for every split of the tests' inputs and of generated ones
+    /// (see [`differential::check_stream_all`]), and reports an error with the piece that holds
+    /// its bytes.
+    #[test]
+    fn streamed_parse_is_the_whole_parse() {
+        let (valid, invalid) = differential::check_stream_all(0x57AE_A11E, 1_500);
+        assert!(
+            valid > 1_000 && invalid > 1_000,
+            "{valid} valid, {invalid} invalid"
+        );
+    }
+
+    /// The same on every case of the conformance suite (tests/e2e/json-conformance.json), read
+    /// with this parser (serde_json refuses the file's lone surrogate escapes).
+    #[test]
+    fn streamed_parse_is_the_whole_parse_on_the_conformance_cases() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/e2e/json-conformance.json"
+        );
+        let file = Tape::parse(std::fs::read(path).unwrap()).unwrap();
+        let cases = file.pointer(file.root(), "/cases").unwrap();
+        let mut next = crate::test_rng::xorshift(0xC0F0_4A11);
+        let (mut seen, mut valid) = (0, 0);
+        for case in file.children(cases) {
+            let field = |name: &str| file.view().member(case, name);
+            let text: Vec<u8> = if let Some(hex) = field("hex") {
+                let hex = file.string(hex).unwrap();
+                (0..hex.len() / 2)
+                    .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+                    .collect()
+            } else if let Some(text) = field("text") {
+                file.string(text).unwrap().into_owned().into_bytes()
+            } else {
+                let g = field("generate").unwrap();
+                let kind = file.string(file.view().member(g, "kind").unwrap()).unwrap();
+                let n = |name: &str| {
+                    file.view()
+                        .member(g, name)
+                        .and_then(|v| file.view().number(v))
+                        .unwrap_or(0.0) as usize
+                };
+                let unclosed = file.view().member(g, "unclosed").is_some();
+                match &*kind {
+                    "deep-arrays" => {
+                        "[".repeat(n("depth")) + &"]".repeat(if unclosed { 0 } else { n("depth") })
+                    }
+                    "deep-objects" => "{\"a\":".repeat(n("depth")) + "1" + &"}".repeat(n("depth")),
+                    "many-keys" => format!(
+                        "{{{}}}",
+                        (0..n("keys"))
+                            .map(|i| format!("\"k{i}\":{i}"))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                    "long-string" => format!("\"{}\"", "aé😀\\n".repeat(n("units") / 5 + 1)),
+                    "many-elements" => format!(
+                        "[{}]",
+                        (0..n("elements"))
+                            .map(|i| if i % 7 == 0 {
+                                format!("{}", -(i as f64) / 8.0)
+                            } else {
+                                i.to_string()
+                            })
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                    other => panic!("unknown generator {other}"),
+                }
+                .into_bytes()
+            };
+            seen += 1;
+            let small = text.len() <= 300;
+            if differential::check_stream_splits(
+                &text,
+                small,
+                if small { 10 } else { 3 },
+                &mut next,
+            ) {
+                valid += 1;
+            }
+        }
+        assert!(seen >= 200 && valid > 50, "{seen} cases, {valid} valid");
+    }
+
+    /// A streamed parse fails with the byte that makes the text malformed: fed one byte at a
+    /// time, the error comes from the `push` of that byte (not later, with the rest of an escape
+    /// or a word), with the whole parse's position.
+    #[test]
+    fn errors_come_with_the_byte_that_decides_them() {
+        for (text, decides) in [
+            (&br#"["\u12"]"#[..], 6),
+            (br#"["\u1x23"]"#, 5),
+            (br#"["\x"]"#, 3),
+            (b"[tru,", 4),
+            (b"[nul]", 4),
+            (b"[fx", 2),
+            (b"[1.x", 3),
+            (b"[-x", 2),
+            (b"[1e+]", 4),
+            (b"[1 2]", 3),
+            (br#"{"a" 1}"#, 5),
+            (br#"{"a":1,}"#, 7),
+            (b"[1}", 2),
+            (b"[1] x", 4),
+            (b"\xEF\xBBx", 2),
+            ("[\"é\x01\"]".as_bytes(), 4),
+        ] {
+            let whole = Tape::parse(repair_utf8(text.to_vec())).err().unwrap();
+            let mut parser = StreamParser::new(0);
+            let mut failed = None;
+            for (i, byte) in text.iter().enumerate() {
+                if let Err(e) = parser.push(&[*byte], &mut |_, _| false) {
+                    failed = Some((i, e));
+                    break;
+                }
+            }
+            let text = String::from_utf8_lossy(text);
+            let (at, error) = failed.unwrap_or_else(|| panic!("{text:?}: no error before the end"));
+            assert_eq!(at, decides, "{text:?}: {error}");
+            assert_eq!(error, whole, "{text:?}");
+        }
+    }
+
+    /// A string or a number of megabytes that arrives in small pieces is read once, not once per
+    /// piece: quadratic work here would not finish.
+    #[test]
+    fn long_tokens_in_small_pieces_are_read_once() {
+        let n = 4 << 20;
+        for text in [
+            format!("[\"{}\"]", "ab\\u00e9".repeat(n / 8)),
+            format!("[1{}.5e7]", "0".repeat(n)),
+            format!("[{}]", " ".repeat(n)),
+        ] {
+            let mut parser = StreamParser::new(0);
+            for piece in text.as_bytes().chunks(61) {
+                parser.push(piece, &mut |_, _| false).unwrap();
+            }
+            let tape = parser.finish_tape().unwrap();
+            assert_eq!(tape.nodes.len(), if text.ends_with(" ]") { 1 } else { 2 });
+        }
+    }
+
+    /// Parse throughput of a whole text against the same text fed in 64 KiB pieces (as a
+    /// download arrives), both scans, on generated 50 MB documents. CPU time of this thread
+    /// (Linux `schedstat`), so that waiting for a core on a shared machine does not count:
+    /// `cargo test --release --lib -- --ignored --nocapture stream_vs_whole_throughput`.
+    #[test]
+    #[ignore = "a benchmark: run it in release mode"]
+    fn stream_vs_whole_throughput() {
+        use super::scan::{Blocks, Scalar};
+        let cpu = || {
+            std::fs::read_to_string("/proc/thread-self/schedstat")
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+                .map(|ns| ns / 1e9)
+        };
+        let start = std::time::Instant::now();
+        let clock = || cpu().unwrap_or_else(|| start.elapsed().as_secs_f64());
+        let mut next = crate::test_rng::xorshift(0x5EED);
+        let mut documents: Vec<(&str, Vec<u8>)> = Vec::new();
+        for (name, pretty) in [("points, compact", false), ("points, indented", true)] {
+            let (nl, field, colon) = if pretty {
+                ("\n  ", "\n    ", ": ")
+            } else {
+                ("", "", ":")
+            };
+            let mut out = String::from("[");
+            let mut id = 0u64;
+            while out.len() < 50 << 20 {
+                out.push_str(&format!(
+                    r#"{}{nl}{{{field}"id"{colon}{id},{field}"courier"{colon}"c-{}",{field}"lat"{colon}{}.{:06},{field}"speed"{colon}{}.{:02},{field}"note"{colon}"caf\u00e9 {}"{nl}}}"#,
+                    if id == 0 { "" } else { "," },
+                    next() % 500,
+                    48 + next() % 4,
+                    next() % 1_000_000,
+                    next() % 90,
+                    next() % 100,
+                    next() % 1000,
+                ));
+                id += 1;
+            }
+            out.push(']');
+            documents.push((name, out.into_bytes()));
+        }
+        type Run = fn(&[u8]) -> usize;
+        let piece = 64 << 10;
+        let runs: [(&str, Run); 8] = [
+            ("tape, whole, scalar", |t| {
+                Tape::parse_watched_with::<Scalar>(t.to_vec(), |_| {})
+                    .unwrap()
+                    .nodes
+                    .len()
+            }),
+            ("tape, pieces, scalar", |t| {
+                let mut p = StreamParser::<Scalar>::with_scans(t.len(), true);
+                for c in t.chunks(64 << 10) {
+                    p.push(c, &mut |_, _| false).unwrap();
+                }
+                p.finish_tape().unwrap().nodes.len()
+            }),
+            ("tape, whole, SIMD", |t| {
+                Tape::parse_watched_with::<Blocks>(t.to_vec(), |_| {})
+                    .unwrap()
+                    .nodes
+                    .len()
+            }),
+            ("tape, pieces, SIMD", |t| {
+                let mut p = StreamParser::<Blocks>::with_scans(t.len(), true);
+                for c in t.chunks(64 << 10) {
+                    p.push(c, &mut |_, _| false).unwrap();
+                }
+                p.finish_tape().unwrap().nodes.len()
+            }),
+            ("elements, whole, scalar", |t| {
+                for_each_root_element_with::<Scalar>(t, |_, _| {})
+                    .unwrap()
+                    .1 as usize
+            }),
+            ("elements, pieces, scalar", |t| {
+                let mut p = StreamParser::<Scalar>::with_scans(t.len(), false);
+                for c in t.chunks(64 << 10) {
+                    p.push(c, &mut |_, _| true).unwrap();
+                }
+                p.finish_elements(&mut |_, _| true).unwrap().1 as usize
+            }),
+            ("elements, whole, SIMD", |t| {
+                for_each_root_element_with::<Blocks>(t, |_, _| {})
+                    .unwrap()
+                    .1 as usize
+            }),
+            ("elements, pieces, SIMD", |t| {
+                let mut p = StreamParser::<Blocks>::with_scans(t.len(), false);
+                for c in t.chunks(64 << 10) {
+                    p.push(c, &mut |_, _| true).unwrap();
+                }
+                p.finish_elements(&mut |_, _| true).unwrap().1 as usize
+            }),
+        ];
+        println!(
+            "MB/s (CPU time{}), best of 7, pieces of {} KiB:",
+            if cpu().is_some() {
+                ""
+            } else {
+                ": unavailable, wall clock"
+            },
+            piece >> 10
+        );
+        for (name, text) in &documents {
+            let mut best = [f64::INFINITY; 8];
+            for _ in 0..7 {
+                for (i, (_, run)) in runs.iter().enumerate() {
+                    let t = clock();
+                    std::hint::black_box(run(text));
+                    best[i] = best[i].min(clock() - t);
+                }
+            }
+            println!("{name} ({:.1} MB):", text.len() as f64 / 1e6);
+            for (i, (label, _)) in runs.iter().enumerate() {
+                println!("  {label:26} {:6.0}", text.len() as f64 / 1e6 / best[i]);
+            }
+        }
     }
 
     /// Parse throughput of the scalar and the SIMD scans on generated 50 MB documents:

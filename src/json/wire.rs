@@ -16,6 +16,17 @@ pub(crate) enum Source {
     Url(String),
     /// A `Blob` (or `File`), read in the isolate.
     Blob(Transferable<web_sys::Blob>),
+    /// A `Request`, made again and fetched in the isolate: its URL and the `RequestInit` to make
+    /// it with (see `requestParts` in src/json/stream.js).
+    Request {
+        url: String,
+        init: Transferable<js_sys::Object>,
+    },
+    /// A `Response`'s body: its `ReadableStream`, moved by transfer, and its length if known.
+    Stream {
+        body: Transferable<js_sys::Object>,
+        length: Option<u64>,
+    },
     /// Text appended slice by slice with `stage_text`.
     Staged,
 }

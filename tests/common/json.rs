@@ -411,3 +411,223 @@ pub async fn json_simd_scans_match_scalar() {
         }
     }
 }
+
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+/**
+ * A Response whose body gives `pieces` (strings, UTF-8) one read at a time, then ends as `end`
+ * says: 'close', 'error' (the stream errors), or 'hang' (no more pieces, ever). `state.cancelled`
+ * turns true when the reader cancels the body, `state.pulled` counts the pieces given.
+ */
+export function pieceResponse(pieces, end) {
+  const state = { cancelled: false, pulled: 0 };
+  const encoder = new TextEncoder();
+  const stream = new ReadableStream({
+    pull(controller) {
+      if (state.pulled < pieces.length) {
+        controller.enqueue(encoder.encode(pieces[state.pulled++]));
+      } else if (end === 'close') {
+        controller.close();
+      } else if (end === 'error') {
+        controller.error(new Error('the body failed on purpose'));
+      } else {
+        return new Promise(() => {});
+      }
+    },
+    cancel() {
+      state.cancelled = true;
+    },
+  }, { highWaterMark: 0 });
+  return [new Response(stream, { headers: { 'content-type': 'application/json' } }), state];
+}
+export function isCancelled(state) { return state.cancelled; }
+export function pulled(state) { return state.pulled; }
+export function getRequest(url) { return new Request(url, { headers: { 'x-test': '1' } }); }
+export async function usedResponse(text) { const r = new Response(text); await r.text(); return r; }
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = pieceResponse)]
+    fn piece_response(pieces: js_sys::Array, end: &str) -> js_sys::Array;
+    #[wasm_bindgen(js_name = isCancelled)]
+    fn is_cancelled(state: &wasm_bindgen::JsValue) -> bool;
+    fn pulled(state: &wasm_bindgen::JsValue) -> u32;
+    #[wasm_bindgen(js_name = getRequest)]
+    fn get_request(url: &str) -> web_sys::Request;
+    #[wasm_bindgen(js_name = usedResponse)]
+    fn used_response(text: &str) -> js_sys::Promise;
+}
+
+/// A Response whose body gives `pieces`, then ends as `end` says (see `pieceResponse`), and the
+/// state to watch it by.
+fn response_of(pieces: &[&str], end: &str) -> (web_sys::Response, wasm_bindgen::JsValue) {
+    let array: js_sys::Array = pieces
+        .iter()
+        .map(|p| wasm_bindgen::JsValue::from_str(p))
+        .collect();
+    let pair = piece_response(array, end);
+    (pair.get(0).unchecked_into(), pair.get(1))
+}
+
+/// URL, `Request`, `Response` and `Blob` sources are read as streams and parsed as they arrive:
+/// the same document, columns and errors as bytes give; a malformed body fails at its bad byte
+/// with the rest of the body cancelled (a body that never ends cannot hold the parse up); a
+/// parse dropped mid-download cancels the download; a body that fails midway is a typed error;
+/// a used body is a typed error; and the service stays usable after each.
+pub async fn json_streamed_sources() {
+    // The differential tests of the streamed parser, in this engine (fewer inputs: a debug build).
+    let (valid, invalid) = tape::differential::check_stream_all(0x5_7EA4, 40);
+    assert!(
+        valid > 100 && invalid > 100,
+        "{valid} valid, {invalid} invalid"
+    );
+
+    // A few MB with non-ASCII text, so that characters fall across the pieces of each source.
+    let text = records_text(3, 1).replace("\"r", "\"é😀r");
+    let expected = JsonDocument::parse_bytes(bytes(&text)).await.unwrap();
+    let fields = ["id", "v", "s", "late", "kids/0/id"];
+    let expected_columns = column_values(&expected.select("", &fields).await.unwrap());
+    let n = expected.len("").await.unwrap();
+    let last = format!("/{}", n - 1);
+    let expected_last = expected.get(&last).await.unwrap();
+    let sources = || {
+        let blob = blob_of(&text);
+        let url = create_object_url(&blob_of(&text));
+        // A Response of many small pieces, cut inside characters and tokens.
+        let cuts: Vec<&str> = {
+            let mut pieces = Vec::new();
+            let mut at = 0;
+            let mut step = 1;
+            while at < text.len() {
+                let mut end = (at + step).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end += 1;
+                }
+                pieces.push(&text[at..end]);
+                at = end;
+                step = step * 7 % 65_521 + 1;
+            }
+            pieces
+        };
+        let (response, _) = response_of(&cuts, "close");
+        vec![
+            ("blob", JsonSource::Blob(blob)),
+            ("url", JsonSource::Url(url.clone())),
+            ("request", JsonSource::Request(get_request(&url))),
+            ("response", JsonSource::Response(response)),
+        ]
+    };
+    for (name, source) in sources() {
+        let doc = JsonDocument::parse(source).await.unwrap();
+        assert_eq!(doc.info(), expected.info(), "{name}");
+        assert_eq!(doc.get(&last).await.unwrap(), expected_last, "{name}");
+        assert_eq!(
+            doc.get("/0").await.unwrap(),
+            expected.get("/0").await.unwrap()
+        );
+    }
+    for (name, source) in sources() {
+        let cols = parse_columns(source, &fields).await.unwrap();
+        assert_eq!(column_values(&cols), expected_columns, "{name}");
+    }
+
+    // Malformed mid-stream, and the body never ends: the parse fails at the bad byte, with the
+    // whole parse's position, and the rest of the body is cancelled.
+    let good = "[{\"a\":1},\n {\"a\":\"é\"},\n";
+    let bad = " {\"a\" 2}, {\"a\":3}";
+    let expected_error =
+        tape::differential::scalar_error(format!("{good}{bad}").as_bytes()).unwrap();
+    for columns in [false, true] {
+        let (response, state) = response_of(&[good, bad], "hang");
+        let outcome = if columns {
+            parse_columns(JsonSource::Response(response), &["a"])
+                .await
+                .map(|_| ())
+        } else {
+            JsonDocument::parse(JsonSource::Response(response))
+                .await
+                .map(|_| ())
+        };
+        match outcome {
+            Err(IsolateError::Json {
+                offset,
+                line,
+                column,
+                ..
+            }) => assert_eq!(
+                (offset, line, column),
+                (
+                    Some(expected_error.offset),
+                    Some(expected_error.line),
+                    Some(expected_error.column)
+                )
+            ),
+            other => panic!("expected a Json error, got {other:?}"),
+        }
+        super::eventually("the rest of the body is cancelled", || is_cancelled(&state)).await;
+    }
+
+    // A parse dropped mid-download (the body stalls after a piece) cancels the download, and the
+    // service goes on.
+    let (response, state) = response_of(&["[1,2,", "3,"], "hang");
+    {
+        let parse = Box::pin(JsonDocument::parse(JsonSource::Response(response)));
+        let give_up = Box::pin(super::wait(300));
+        match futures_util::future::select(parse, give_up).await {
+            futures_util::future::Either::Left((outcome, _)) => {
+                panic!("a body that never ends parsed: {outcome:?}")
+            }
+            futures_util::future::Either::Right(_) => {}
+        }
+    }
+    assert_eq!(
+        pulled(&state),
+        2,
+        "both pieces were read before the parse was dropped"
+    );
+    super::eventually("the abandoned download is cancelled", || {
+        is_cancelled(&state)
+    })
+    .await;
+
+    // A body that fails midway: a typed error with the reason.
+    let (response, _) = response_of(&["[1,2,", "3,"], "error");
+    match JsonDocument::parse(JsonSource::Response(response)).await {
+        Err(IsolateError::Json {
+            message,
+            offset: None,
+            ..
+        }) => assert!(message.contains("failed on purpose"), "{message}"),
+        other => panic!("expected a Json error, got {other:?}"),
+    }
+    // A used body: a typed error, before any isolate reads anything.
+    let used: web_sys::Response = wasm_bindgen_futures::JsFuture::from(used_response("[1]"))
+        .await
+        .unwrap()
+        .unchecked_into();
+    match JsonDocument::parse(JsonSource::Response(used)).await {
+        Err(IsolateError::Json { message, .. }) => {
+            assert!(message.contains("bodyUsed"), "{message}")
+        }
+        other => panic!("expected a Json error, got {other:?}"),
+    }
+    // A Response without a body is the empty text: malformed at offset 0.
+    let empty = web_sys::Response::new().unwrap();
+    assert!(matches!(
+        JsonDocument::parse(JsonSource::Response(empty)).await,
+        Err(IsolateError::Json {
+            offset: Some(0),
+            ..
+        })
+    ));
+    // Not an array, streamed: the columns' own error.
+    let (response, _) = response_of(&["{\"a\":", "1}"], "close");
+    match parse_columns(JsonSource::Response(response), &["a"]).await {
+        Err(IsolateError::Json { message, .. }) => assert!(message.contains("not an array")),
+        other => panic!("expected a Json error, got {other:?}"),
+    }
+    // Still usable.
+    let (response, _) = response_of(&["[1,", "2]"], "close");
+    let doc = JsonDocument::parse(JsonSource::Response(response))
+        .await
+        .unwrap();
+    assert_eq!(doc.len("").await.unwrap(), 2);
+}

@@ -248,6 +248,11 @@ macro_rules! wasm_isolates_suite {
         }
 
         #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn json_streamed_sources() {
+            common::json::json_streamed_sources().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
         async fn soak_pool_with_fault_injection() {
             common::soak::soak_pool_with_fault_injection().await;
         }

@@ -88,8 +88,9 @@
 //   typed          the seed's compute(parse_products, body) at 20/60/100 MB (20/60 quick): Rust
 //                  `compute` (one-task decode) vs `run_vec` (batched) vs JSON.parse + map in JS;
 //                  total ms, longest probe stall, missed frames, long tasks
-//   size           (once, in node) wasm raw and gzip -9 with and without the `json` feature (the
-//                  latter built into target/bench-nojson), and the JS glue
+//   size           (once, in node) wasm raw and gzip -9 of three feature sets as the package build
+//                  makes them (the package; the JS API without json; the Rust-only core), each in a
+//                  target dir of its own (target/bench-size, bench-nojson, bench-core), and the JS glue
 // Rows: {"row": "rtt", "engine", "subject": "ours"|"raw"|"comlink"|"workerpool", "median_ms",
 // "min_ms", "max_ms", "runs"}; non-time rows carry "value" and "unit" (parse_mbps: MB/s of the
 // median run, with min_value and max_value); url rows carry "case", "bytes", "records" and "ok"
@@ -947,11 +948,10 @@ export function xorshift64star(seed) {
   };
 }
 
-/** wasm and glue sizes, with and without the `json` feature (built here into target/bench-nojson). */
+/** wasm and glue sizes of three feature sets, each built here as the package build makes it. */
 async function sizeSuite({ log }) {
   const { gzipSync } = await import('node:zlib');
-  const { existsSync, readFileSync } = await import('node:fs');
-  const { run: runCmd } = await import('./build.mjs');
+  const { readFileSync } = await import('node:fs');
   const rows = [];
   const measure = (file, artifact, features) => {
     const bytes = readFileSync(file);
@@ -960,31 +960,28 @@ async function sizeSuite({ log }) {
       gzip_bytes: gzipSync(bytes, { level: 9 }).length, file: path.relative(ROOT, file),
     });
   };
-  const pkg = path.join(ROOT, 'www', 'pkg');
-  try {
-    measure(path.join(pkg, 'wasm_isolates_bg.wasm'), 'wasm', 'default (json)');
-    measure(path.join(pkg, 'wasm_isolates.js'), 'glue js', 'default (json)');
-  } catch (err) {
-    rows.push({ row: 'size', engine: null, subject: 'ours', features: 'default (json)', error: errorText(err) });
-  }
-  const target = path.join(ROOT, 'target', 'bench-nojson');
-  const out = mkdtempSync(path.join(os.tmpdir(), 'wasm-isolates-nojson-'));
-  try {
-    let code = await runCmd('cargo', ['build', '--release', '--target', 'wasm32-unknown-unknown', '--lib', '--no-default-features'],
-      { env: { ...process.env, CARGO_TARGET_DIR: target } });
-    if (code !== 0) throw new Error(`cargo build --no-default-features failed (exit ${code})`);
-    const wasm = path.join(target, 'wasm32-unknown-unknown', 'release', 'wasm_isolates.wasm');
-    if (!existsSync(wasm)) throw new Error(`${wasm} was not produced`);
-    code = await runCmd('wasm-bindgen', ['--target', 'web', '--out-dir', out, '--out-name', 'wasm_isolates', wasm]);
-    if (code !== 0) throw new Error(`wasm-bindgen failed (exit ${code})`);
-    measure(path.join(out, 'wasm_isolates_bg.wasm'), 'wasm', 'no default (no json)');
-    measure(path.join(out, 'wasm_isolates.js'), 'glue js', 'no default (no json)');
-    for (const r of rows) if (r.file?.startsWith('..')) r.file = `$TMP/${path.basename(r.file)}`;
-  } catch (err) {
-    rows.push({ row: 'size', engine: null, subject: 'ours', features: 'no default (no json)', error: errorText(err) });
-    log(`size without json FAILED: ${errorText(err)}`);
-  } finally {
-    rmSync(out, { recursive: true, force: true });
+  // Each feature set as the package build makes it (release, wasm-opt with the package's flags),
+  // in a target dir of its own: the npm package (the JSON service and the JS API), the JS API
+  // without the JSON service, and the Rust-only core (a crate that turns default features off).
+  const { build } = await import('./build.mjs');
+  const configs = [
+    { features: 'default (json + js)', cargo: { features: [] }, dir: 'bench-size' },
+    { features: 'js, no json', cargo: { defaultFeatures: false, features: ['js'] }, dir: 'bench-nojson' },
+    { features: 'Rust only (no js, no json)', cargo: { defaultFeatures: false, features: [] }, dir: 'bench-core' },
+  ];
+  for (const { features, cargo, dir } of configs) {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'wasm-isolates-size-'));
+    try {
+      await build({ ...cargo, outDir: out, targetDir: path.join(ROOT, 'target', dir), entry: false });
+      measure(path.join(out, 'wasm_isolates_bg.wasm'), 'wasm', features);
+      measure(path.join(out, 'wasm_isolates.js'), 'glue js', features);
+      for (const r of rows) if (r.file?.startsWith('..') || r.file?.startsWith('/')) r.file = `$TMP/${path.basename(r.file)}`;
+    } catch (err) {
+      rows.push({ row: 'size', engine: null, subject: 'ours', features, error: errorText(err) });
+      log(`size (${features}) FAILED: ${errorText(err)}`);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   }
   return rows;
 }

@@ -5,7 +5,8 @@
 // then writes the package's entry, index.js + index.d.ts: the glue's exports plus the error
 // classes of worker/errors.js (a snippet, whose exports wasm-bindgen cannot re-export itself),
 // and worker.js + worker.d.ts, the `wasm-isolates/worker` export (`serve`).
-// A release build is then optimized with wasm-opt -O3 (see `optimize`; `--no-wasm-opt` skips it).
+// A release build is then optimized with wasm-opt -O3, binaryen's inlining skipped (see `optimize`;
+// `--no-wasm-opt` skips it).
 // Runnable as `node scripts/build.mjs [--dev] [--out DIR] [--features=a,b] [--no-wasm-opt]` (`npm run build`) or
 // importable: `await build()`.
 
@@ -40,17 +41,21 @@ export function run(cmd, args, { cwd = ROOT, env = process.env } = {}) {
 
 /** Build the wasm package into `outDir` (default www/pkg; `npm pack` builds pkg/). Throws when a step fails. */
 /**
- * Runs binaryen's `wasm-opt -O3` on the bindgen'd module in place. It comes from the npm package
- * `binaryen` (a dev-dependency; nothing is downloaded at build time), because Debian's binaryen is
- * too old for what rustc emits and wasm-pack's own would be a download. -O3 rather than -Oz: the
- * two give the same size here (-17 % raw, -8 % gzip), and the JSON parser is the hot path.
+ * Runs binaryen's `wasm-opt -O3` on the bindgen'd module in place, without binaryen's own
+ * inlining. It comes from the npm package `binaryen` (a dev-dependency; nothing is downloaded at
+ * build time), because Debian's binaryen is too old for what rustc emits and wasm-pack's own
+ * would be a download. Why these flags (docs/design.md, "Size"): -O3 and -Oz give the same size;
+ * binaryen's inlining (`inlining-optimizing`) saves 1 % raw but costs 7 % gzip (measured; the
+ * likely cause: inlined copies make alike monomorphized functions differ, which gzip then cannot
+ * share), and without it the parse speed is unchanged within the noise of our machines (LLVM at
+ * opt-level 3 has already inlined the hot path).
  * The features are the ones rustc enables by default for wasm32-unknown-unknown.
  */
 async function optimize(file) {
   const bin = path.join(ROOT, 'node_modules', '.bin', 'wasm-opt');
   if (!existsSync(bin)) throw new Error('node_modules/.bin/wasm-opt is missing: run scripts/setup.sh build (npm ci)');
   const features = ['bulk-memory', 'nontrapping-float-to-int', 'sign-ext', 'mutable-globals', 'reference-types', 'multivalue'];
-  const args = ['-O3', ...features.map((f) => `--enable-${f}`)];
+  const args = ['-O3', '--skip-pass=inlining-optimizing', ...features.map((f) => `--enable-${f}`)];
   // The same input gives the same output: keep it, by the input's hash and the flags. `npm test`
   // builds www/pkg and then pkg/ (`npm pack`'s prepack) from one cargo build, and wasm-opt is the
   // slow step of a cached build (10–20 s on 2 cores).
@@ -71,21 +76,27 @@ async function optimize(file) {
   copyFileSync(file, cached);
 }
 
-export async function build({ profile = 'release', outDir = path.join('www', 'pkg'), features = [], wasmOpt = true } = {}) {
+export async function build({
+  profile = 'release', outDir = path.join('www', 'pkg'), features = [], defaultFeatures = true, targetDir = null, wasmOpt = true, entry = true,
+} = {}) {
   const cargoArgs = ['build', '--target', 'wasm32-unknown-unknown', '--lib'];
   // `bench` adds the hidden __bench* exports that `npm run bench` measures through; the package
-  // and the demo are built without it.
+  // and the demo are built without it. The bench's size rows build other feature sets, each in a
+  // target dir of its own (`targetDir`), so that no build undoes another's.
+  if (!defaultFeatures) cargoArgs.push('--no-default-features');
   if (features.length) cargoArgs.push('--features', features.join(','));
   if (profile === 'release') cargoArgs.splice(1, 0, '--release');
-  let code = await run('cargo', cargoArgs);
+  const env = targetDir ? { ...process.env, CARGO_TARGET_DIR: targetDir } : process.env;
+  let code = await run('cargo', cargoArgs, { env });
   if (code !== 0) throw new Error(`cargo build failed (exit ${code})`);
 
-  const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(ROOT, process.env.CARGO_TARGET_DIR) : path.join(ROOT, 'target');
-  const wasm = path.join(targetDir, 'wasm32-unknown-unknown', profile === 'release' ? 'release' : 'debug', 'wasm_isolates.wasm');
+  const target = env.CARGO_TARGET_DIR ? path.resolve(ROOT, env.CARGO_TARGET_DIR) : path.join(ROOT, 'target');
+  const wasm = path.join(target, 'wasm32-unknown-unknown', profile === 'release' ? 'release' : 'debug', 'wasm_isolates.wasm');
   if (!existsSync(wasm)) throw new Error(`${path.relative(ROOT, wasm)} was not produced by cargo build`);
   code = await run('wasm-bindgen', ['--target', 'web', '--out-dir', outDir, '--out-name', 'wasm_isolates', path.relative(ROOT, wasm)]);
   if (code !== 0) throw new Error(`wasm-bindgen failed (exit ${code})`);
   if (profile === 'release' && wasmOpt) await optimize(path.join(outDir, 'wasm_isolates_bg.wasm'));
+  if (!entry) return;
   await writeEntry(path.resolve(ROOT, outDir));
   console.log(`\nbuilt ${outDir}/wasm_isolates.js + wasm_isolates_bg.wasm, and ${outDir}/index.js (the entry)`);
 }

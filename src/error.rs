@@ -33,7 +33,8 @@ use std::fmt;
 /// assert_eq!(err.to_string(), "task panicked at src/lib.rs:10:5: index out of bounds");
 /// assert!(err.worker_was_replaced());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+// `Deserialize` is written by hand below (same data model as the derive's), for size.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub enum IsolateError {
     /// The task panicked. `message` is the panic payload, `location` is `file:line:column`.
@@ -194,6 +195,306 @@ impl fmt::Display for IsolateError {
 
 impl std::error::Error for IsolateError {}
 
+/// `IsolateError`'s `Deserialize`, accepting exactly what the derived one would: an externally
+/// tagged enum of struct variants (fields as a sequence, as MessagePack carries them, or as a map,
+/// where unknown fields are ignored and a missing `Option` is `None`) and two unit variants.
+///
+/// Why by hand: every reply carries a `Result<_, IsolateError>`, and the derive gives each of the
+/// thirteen variants its own struct and field visitors, each of which rmp-serde's deserializer
+/// instantiates its whole decoding loop for: about 97 KB of the wasm (opt-level "z"; 86 KB as one
+/// function at opt-level 3). Here one visitor serves every variant.
+mod de {
+    use super::IsolateError;
+    use serde::de::{
+        self, Deserializer, EnumAccess, IgnoredAny, MapAccess, SeqAccess, VariantAccess, Visitor,
+    };
+    use std::fmt;
+
+    const VARIANTS: &[&str] = &[
+        "Panicked",
+        "WorkerError",
+        "WorkerDied",
+        "StartFailed",
+        "Codec",
+        "Protocol",
+        "Unsupported",
+        "NotReady",
+        "TimedOut",
+        "Cancelled",
+        "QueueFull",
+        "Closed",
+        "Json",
+        "Js",
+    ];
+
+    #[derive(serde::Deserialize, Clone, Copy)]
+    #[serde(variant_identifier)]
+    enum Kind {
+        Panicked,
+        WorkerError,
+        WorkerDied,
+        StartFailed,
+        Codec,
+        Protocol,
+        Unsupported,
+        NotReady,
+        TimedOut,
+        Cancelled,
+        QueueFull,
+        Closed,
+        Json,
+        Js,
+    }
+
+    /// Every field name of every variant; `Other` is one that no variant has.
+    #[derive(serde::Deserialize, Clone, Copy, PartialEq, Eq)]
+    #[serde(field_identifier, rename_all = "snake_case")]
+    enum Field {
+        Message,
+        Location,
+        Stack,
+        Reason,
+        Capability,
+        AfterMs,
+        Capacity,
+        Offset,
+        Line,
+        Column,
+        #[serde(other)]
+        Other,
+    }
+
+    impl Kind {
+        /// The variant's fields, in declaration order (the order of the sequence form).
+        fn fields(self) -> &'static [Field] {
+            use Field::*;
+            match self {
+                Kind::Panicked => &[Message, Location],
+                Kind::WorkerError => &[Message, Stack],
+                Kind::WorkerDied => &[Reason],
+                Kind::Unsupported => &[Capability, Message],
+                Kind::TimedOut => &[AfterMs],
+                Kind::QueueFull => &[Capacity],
+                Kind::Json => &[Message, Offset, Line, Column],
+                Kind::Cancelled | Kind::Closed => &[],
+                Kind::StartFailed | Kind::Codec | Kind::Protocol | Kind::NotReady | Kind::Js => {
+                    &[Message]
+                }
+            }
+        }
+
+        fn names(self) -> &'static [&'static str] {
+            match self {
+                Kind::Panicked => &["message", "location"],
+                Kind::WorkerError => &["message", "stack"],
+                Kind::WorkerDied => &["reason"],
+                Kind::Unsupported => &["capability", "message"],
+                Kind::TimedOut => &["after_ms"],
+                Kind::QueueFull => &["capacity"],
+                Kind::Json => &["message", "offset", "line", "column"],
+                Kind::Cancelled | Kind::Closed => &[],
+                Kind::StartFailed | Kind::Codec | Kind::Protocol | Kind::NotReady | Kind::Js => {
+                    &["message"]
+                }
+            }
+        }
+    }
+
+    impl Field {
+        fn name(self) -> &'static str {
+            match self {
+                Field::Message => "message",
+                Field::Location => "location",
+                Field::Stack => "stack",
+                Field::Reason => "reason",
+                Field::Capability => "capability",
+                Field::AfterMs => "after_ms",
+                Field::Capacity => "capacity",
+                Field::Offset => "offset",
+                Field::Line => "line",
+                Field::Column => "column",
+                Field::Other => "",
+            }
+        }
+    }
+
+    /// What the fields read so far hold; each slot is `None` until its field is seen.
+    #[derive(Default)]
+    struct Slots {
+        message: Option<String>,
+        location: Option<Option<String>>,
+        stack: Option<Option<String>>,
+        reason: Option<String>,
+        capability: Option<String>,
+        after_ms: Option<u64>,
+        capacity: Option<usize>,
+        offset: Option<Option<u64>>,
+        line: Option<Option<u64>>,
+        column: Option<Option<u64>>,
+    }
+
+    /// Where a field's value goes, so that the sequence and the map forms share one reader.
+    enum Slot<'a> {
+        Text(&'a mut Option<String>),
+        MaybeText(&'a mut Option<Option<String>>),
+        Number(&'a mut Option<u64>),
+        MaybeNumber(&'a mut Option<Option<u64>>),
+        Size(&'a mut Option<usize>),
+    }
+
+    impl Slots {
+        fn slot(&mut self, field: Field) -> Option<Slot<'_>> {
+            Some(match field {
+                Field::Message => Slot::Text(&mut self.message),
+                Field::Location => Slot::MaybeText(&mut self.location),
+                Field::Stack => Slot::MaybeText(&mut self.stack),
+                Field::Reason => Slot::Text(&mut self.reason),
+                Field::Capability => Slot::Text(&mut self.capability),
+                Field::AfterMs => Slot::Number(&mut self.after_ms),
+                Field::Capacity => Slot::Size(&mut self.capacity),
+                Field::Offset => Slot::MaybeNumber(&mut self.offset),
+                Field::Line => Slot::MaybeNumber(&mut self.line),
+                Field::Column => Slot::MaybeNumber(&mut self.column),
+                Field::Other => return None,
+            })
+        }
+
+        fn build<E: de::Error>(self, kind: Kind) -> Result<IsolateError, E> {
+            fn need<T, E: de::Error>(v: Option<T>, name: &'static str) -> Result<T, E> {
+                v.ok_or_else(|| E::missing_field(name))
+            }
+            let message = |m: Option<String>| need::<_, E>(m, "message");
+            Ok(match kind {
+                Kind::Panicked => IsolateError::Panicked {
+                    message: message(self.message)?,
+                    location: self.location.flatten(),
+                },
+                Kind::WorkerError => IsolateError::WorkerError {
+                    message: message(self.message)?,
+                    stack: self.stack.flatten(),
+                },
+                Kind::WorkerDied => IsolateError::WorkerDied {
+                    reason: need(self.reason, "reason")?,
+                },
+                Kind::StartFailed => IsolateError::StartFailed {
+                    message: message(self.message)?,
+                },
+                Kind::Codec => IsolateError::Codec {
+                    message: message(self.message)?,
+                },
+                Kind::Protocol => IsolateError::Protocol {
+                    message: message(self.message)?,
+                },
+                Kind::Unsupported => IsolateError::Unsupported {
+                    capability: need(self.capability, "capability")?,
+                    message: message(self.message)?,
+                },
+                Kind::NotReady => IsolateError::NotReady {
+                    message: message(self.message)?,
+                },
+                Kind::TimedOut => IsolateError::TimedOut {
+                    after_ms: need(self.after_ms, "after_ms")?,
+                },
+                Kind::Cancelled => IsolateError::Cancelled,
+                Kind::QueueFull => IsolateError::QueueFull {
+                    capacity: need(self.capacity, "capacity")?,
+                },
+                Kind::Closed => IsolateError::Closed,
+                Kind::Json => IsolateError::Json {
+                    message: message(self.message)?,
+                    offset: self.offset.flatten(),
+                    line: self.line.flatten(),
+                    column: self.column.flatten(),
+                },
+                Kind::Js => IsolateError::Js {
+                    message: message(self.message)?,
+                },
+            })
+        }
+    }
+
+    impl<'de> serde::Deserialize<'de> for IsolateError {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_enum("IsolateError", VARIANTS, ErrorVisitor)
+        }
+    }
+
+    struct ErrorVisitor;
+
+    impl<'de> Visitor<'de> for ErrorVisitor {
+        type Value = IsolateError;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("enum IsolateError")
+        }
+
+        fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<IsolateError, A::Error> {
+            let (kind, variant) = data.variant::<Kind>()?;
+            if let Kind::Cancelled | Kind::Closed = kind {
+                variant.unit_variant()?;
+                return Slots::default().build(kind);
+            }
+            variant.struct_variant(kind.names(), FieldsVisitor(kind))
+        }
+    }
+
+    /// The fields of the struct variant `.0`.
+    struct FieldsVisitor(Kind);
+
+    impl<'de> Visitor<'de> for FieldsVisitor {
+        type Value = IsolateError;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a struct variant of IsolateError")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IsolateError, A::Error> {
+            let mut slots = Slots::default();
+            for (i, &field) in self.0.fields().iter().enumerate() {
+                // Every field of a variant has a slot.
+                let present = match slots.slot(field) {
+                    Some(Slot::Text(s)) => seq.next_element()?.map(|v| *s = Some(v)),
+                    Some(Slot::MaybeText(s)) => seq.next_element()?.map(|v| *s = Some(v)),
+                    Some(Slot::Number(s)) => seq.next_element()?.map(|v| *s = Some(v)),
+                    Some(Slot::MaybeNumber(s)) => seq.next_element()?.map(|v| *s = Some(v)),
+                    Some(Slot::Size(s)) => seq.next_element()?.map(|v| *s = Some(v)),
+                    None => Some(()),
+                };
+                if present.is_none() {
+                    return Err(de::Error::invalid_length(i, &self));
+                }
+            }
+            slots.build(self.0)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IsolateError, A::Error> {
+            let mut slots = Slots::default();
+            while let Some(field) = map.next_key::<Field>()? {
+                // A field another variant has is as unknown here as one no variant has.
+                let slot = match self.0.fields().contains(&field) {
+                    true => slots.slot(field),
+                    false => None,
+                };
+                let duplicate = match slot {
+                    Some(Slot::Text(s)) => s.replace(map.next_value()?).is_some(),
+                    Some(Slot::MaybeText(s)) => s.replace(map.next_value()?).is_some(),
+                    Some(Slot::Number(s)) => s.replace(map.next_value()?).is_some(),
+                    Some(Slot::MaybeNumber(s)) => s.replace(map.next_value()?).is_some(),
+                    Some(Slot::Size(s)) => s.replace(map.next_value()?).is_some(),
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                        false
+                    }
+                };
+                if duplicate {
+                    return Err(de::Error::duplicate_field(field.name()));
+                }
+            }
+            slots.build(self.0)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +510,88 @@ mod tests {
             IsolateError::TimedOut { after_ms: 5 }.to_string(),
             "task timed out after 5 ms"
         );
+    }
+
+    fn every_variant() -> Vec<IsolateError> {
+        let text = || "t".to_string();
+        vec![
+            IsolateError::Panicked {
+                message: text(),
+                location: Some(text()),
+            },
+            IsolateError::Panicked {
+                message: text(),
+                location: None,
+            },
+            IsolateError::WorkerError {
+                message: text(),
+                stack: Some(text()),
+            },
+            IsolateError::WorkerDied { reason: text() },
+            IsolateError::StartFailed { message: text() },
+            IsolateError::Codec { message: text() },
+            IsolateError::Protocol { message: text() },
+            IsolateError::Unsupported {
+                capability: text(),
+                message: "m".into(),
+            },
+            IsolateError::NotReady { message: text() },
+            IsolateError::TimedOut { after_ms: u64::MAX },
+            IsolateError::Cancelled,
+            IsolateError::QueueFull { capacity: 7 },
+            IsolateError::Closed,
+            IsolateError::Json {
+                message: text(),
+                offset: Some(1),
+                line: None,
+                column: Some(3),
+            },
+            IsolateError::Js { message: text() },
+        ]
+    }
+
+    #[test]
+    fn round_trips_in_every_form() {
+        for e in every_variant() {
+            let seq = rmp_serde::to_vec(&e).unwrap();
+            assert_eq!(rmp_serde::from_slice::<IsolateError>(&seq).unwrap(), e);
+            let named = rmp_serde::to_vec_named(&e).unwrap();
+            assert_eq!(rmp_serde::from_slice::<IsolateError>(&named).unwrap(), e);
+            let json = serde_json::to_string(&e).unwrap();
+            assert_eq!(
+                serde_json::from_str::<IsolateError>(&json).unwrap(),
+                e,
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_maps_as_the_derive_would() {
+        let read = serde_json::from_str::<IsolateError>;
+        // Unknown fields, including another variant's, are ignored; a missing Option is None.
+        assert_eq!(
+            read(r#"{"Panicked":{"message":"m","stack":1,"x":[2]}}"#).unwrap(),
+            IsolateError::Panicked {
+                message: "m".into(),
+                location: None
+            }
+        );
+        assert_eq!(read(r#""Closed""#).unwrap(), IsolateError::Closed);
+        for bad in [
+            r#"{"Panicked":{"location":"l"}}"#,
+            r#"{"Codec":{"message":"a","message":"b"}}"#,
+            r#"{"TimedOut":{"after_ms":"soon"}}"#,
+            r#"{"Json":["m",1,2]}"#,
+            r#"{"Nope":{}}"#,
+            r#""Panicked""#,
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+        let err = read(r#"{"Panicked":{"location":"l"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing field `message`"), "{err}");
     }
 
     #[test]

@@ -47,7 +47,7 @@
 //!    (`worker/bootstrap.js`) starts, and [`should_stop`], [`is_paused`], [`exit`].
 //! 5. `platform/` — [`Capabilities`], the JS helpers (`worker/host.js`), timers.
 //! 6. [`json`] — the JSON service (feature `json`); `js/` — the `#[wasm_bindgen]` face for npm
-//!    users; `gloo` — gloo-worker interop (feature `gloo`).
+//!    users (feature `js`); `gloo` — gloo-worker interop (feature `gloo`).
 //!
 //! The path of a one-shot task, in that order: [`run`] encodes the input (`wire`), the pool
 //! posts it to an idle worker (`parent`), the dispatcher decodes it, calls the function through
@@ -81,9 +81,12 @@ mod wire;
 // Services and faces built on the above.
 #[cfg(all(target_arch = "wasm32", feature = "gloo"))]
 pub mod gloo;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "js"))]
 mod js;
+// Without `js`, the parts of the service that only the JS API reaches (the demo's dataset
+// generator, streaming a root array as objects) are unused; they stay compiled, unwarned.
 #[cfg(feature = "json")]
+#[cfg_attr(all(target_arch = "wasm32", not(feature = "js")), allow(dead_code))]
 pub mod json;
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ pub use builder::PoolBuilder;
 pub(crate) use handle::deliver_batched;
 pub use handle::TaskHandle;
 use reply::{Reply, ReplyCell};
+// The JS pool's way to settle a task (feature `js`).
+#[cfg_attr(not(feature = "js"), allow(unused_imports))]
 pub(crate) use reply::{ReplyCallback, ReplyResult};
 use staging::{stage, JobMessage, STAGE_ABOVE_BYTES};
 
@@ -317,6 +319,7 @@ impl IsolatePool {
     /// once) and when the pool goes away ([`IsolateError::Closed`]); see [`ReplyCallback`] for
     /// what it must not do. Returns the task's id for [`cancel_task`](Self::cancel_task)
     /// (0 when it was refused at once).
+    #[cfg_attr(not(feature = "js"), allow(dead_code))]
     pub(crate) fn submit_with_callback<I: Serialize>(
         &self,
         task: TaskRef,
@@ -338,6 +341,7 @@ impl IsolatePool {
 
     /// Cancels task `id` of [`submit_with_callback`](Self::submit_with_callback), as
     /// [`TaskHandle::cancel`] does.
+    #[cfg_attr(not(feature = "js"), allow(dead_code))]
     pub(crate) fn cancel_task(&self, id: u64) {
         self.inner.cancel(id);
     }

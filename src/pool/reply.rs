@@ -73,6 +73,8 @@ pub(super) struct Reply(Option<ReplyTo>);
 
 enum ReplyTo {
     Cell(Rc<ReplyCell>),
+    // Made only by the JS pool (feature `js`).
+    #[cfg_attr(not(feature = "js"), allow(dead_code))]
     Callback(ReplyCallback),
 }
 
@@ -81,6 +83,7 @@ impl Reply {
         Reply(Some(ReplyTo::Cell(cell)))
     }
 
+    #[cfg_attr(not(feature = "js"), allow(dead_code))]
     pub(super) fn callback(callback: ReplyCallback) -> Self {
         Reply(Some(ReplyTo::Callback(callback)))
     }

@@ -67,8 +67,8 @@ impl TaskRef {
     /// ready (a JS pool task returning a plain value), instead of after a trip through the
     /// executor's queue. Only for futures of this crate, which heed the waker of their latest
     /// poll (that first poll's waker is a no-op one).
-    // Used by the JS API (wasm only); the native tests cover it.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    // Used by the JS API (wasm, feature `js`); the native tests cover it.
+    #[cfg_attr(not(all(target_arch = "wasm32", feature = "js")), allow(dead_code))]
     pub(crate) fn eager<I, O, F>(f: fn(I) -> F) -> Self
     where
         I: DeserializeOwned + 'static,
@@ -200,7 +200,7 @@ where
     }
 }
 
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+#[cfg_attr(not(all(target_arch = "wasm32", feature = "js")), allow(dead_code))]
 fn eager_trampoline<I, O, F>(
     task: usize,
     input: &[u8],

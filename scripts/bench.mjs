@@ -1343,6 +1343,68 @@ export function docsDecision(options, meta) {
   return { write: false, reason: `partial run: ${partial.join('; ')}; pass --docs to write it anyway` };
 }
 
+/** The README's summary of a run, between its own markers (README.md, "What works where"). */
+export const README_FILE = path.join(ROOT, 'README.md');
+export const README_BEGIN = '<!-- bench-summary:begin -->';
+export const README_END = '<!-- bench-summary:end -->';
+
+/**
+ * The README's summary of one run: a few headline figures per engine, each a cell of the run's
+ * own rows (docs/benchmarks.md has them all). Pure: the same rows give the same text.
+ */
+export function renderReadmeSummary(rows) {
+  const meta = rows.find((r) => r.row === 'meta') ?? {};
+  const engines = Object.keys(meta.browsers ?? {}).filter((e) => e !== 'null');
+  const ok = (r) => r && !r.error;
+  const json = (engine, strategy) => {
+    const mb = Math.max(0, ...rows.filter((r) => r.row === 'json' && r.engine === engine && r.dataset === 'points' && ok(r)).map((r) => r.mb));
+    const r = rows.find((x) => x.row === 'json' && x.engine === engine && x.dataset === 'points' && x.mb === mb && x.strategy === strategy);
+    return ok(r) ? `${fixed1(r.total_ms)} ms, ${r.missed_frames} missed (${mb} MB)` : '—';
+  };
+  const ratio = (engine, name) => {
+    const r = rows.find((x) => x.row === 'ratio' && x.engine === engine && x.name === name);
+    return ok(r) && typeof r.value === 'number' ? `${r.value.toFixed(2)}×` : '—';
+  };
+  const typed = (engine, route) => {
+    const mb = Math.max(0, ...rows.filter((r) => r.row === 'typed' && r.engine === engine && ok(r)).map((r) => r.mb));
+    const r = rows.find((x) => x.row === 'typed' && x.engine === engine && x.mb === mb && x.route === route);
+    return ok(r) ? `${fixed1(r.max_stall_ms)} ms (${mb} MB)` : '—';
+  };
+  const lines = [
+    ['parse points JSON, `handle` in an isolate: total, missed frames', (e) => json(e, 'handle')],
+    ['the same with `JSON.parse` on the page', (e) => json(e, 'main-parse')],
+    ['the same as JS objects (`objects`)', (e) => json(e, 'objects')],
+    ["the seed's `Vec<Product>`, longest stall of the page: `run_vec`", (e) => typed(e, 'vec')],
+    ['… through `compute` (one task)', (e) => typed(e, 'one')],
+    ['Rust task round trip, ours / Comlink', (e) => ratio(e, 'rtt ours / comlink') === '—' ? ratio(e, 'rtt ours / raw').replace('×', '× raw') : ratio(e, 'rtt ours / comlink')],
+    ['JS task round trip, ours / Comlink', (e) => ratio(e, 'js_rtt ours / comlink')],
+    ['JS tasks per second, ours / workerpool', (e) => ratio(e, 'js_throughput ours / workerpool (tasks/s)')],
+  ];
+  const size = rows.find((r) => r.row === 'size' && r.artifact === 'wasm' && ok(r) && /^default/.test(r.features));
+  const out = [
+    '<!-- Written by scripts/bench.mjs after each full run; edits here are lost at the next run. -->',
+    '',
+    `**Measured** by the bench run of ${utcMinute(meta.date)} (\`npm run bench${Array.isArray(meta.args) && meta.args.length ? ` -- ${meta.args.join(' ')}` : ''}\`, `
+      + `${meta.nproc ?? '?'}-core machine, load average ${meta.loadavg_start?.[0] ?? '?'} at the start; `
+      + `${Object.entries(meta.browsers ?? {}).map(([e, v]) => `${engineName(e)} ${v}`).join(', ') || 'no browser'}):`,
+    '',
+    mdTable(['', ...engines.map(engineName)], lines.map(([label, cell]) => [label, ...engines.map(cell)])),
+    '',
+  ];
+  if (size) out.push(`The npm package's wasm: ${grouped(size.value)} bytes, ${grouped(size.gzip_bytes)} gzipped. All tables: [docs/benchmarks.md](docs/benchmarks.md).`);
+  else out.push('All tables: [docs/benchmarks.md](docs/benchmarks.md).');
+  return out.join('\n');
+}
+
+/** `doc` with the text between the README's summary markers replaced by `section`. */
+export function replaceReadmeSummary(doc, section) {
+  const lines = doc.split('\n');
+  const begin = lines.findIndex((l) => l.trim() === README_BEGIN);
+  const end = begin < 0 ? -1 : lines.findIndex((l, i) => i > begin && l.trim() === README_END);
+  if (begin < 0 || end < 0) throw new Error(`no ${README_BEGIN} … ${README_END} section (each alone on a line)`);
+  return [...lines.slice(0, begin + 1), section.trim(), ...lines.slice(end)].join('\n');
+}
+
 /** Replaces the generated section of `file` with this run's tables. */
 export function writeBenchDocs(rows, file = DOCS_FILE) {
   writeFileSync(file, replaceBenchSection(readFileSync(file, 'utf8'), renderBenchDocs(rows)));
@@ -1538,6 +1600,8 @@ async function main() {
     try {
       writeBenchDocs(rows);
       console.log(`\ndocs: ${docsName} rewritten between its bench markers (${docs.reason})`);
+      writeFileSync(README_FILE, replaceReadmeSummary(readFileSync(README_FILE, 'utf8'), renderReadmeSummary(rows)));
+      console.log('docs: README.md summary rewritten between its markers');
     } catch (err) {
       console.error(`\ndocs: could not write ${docsName}: ${errorText(err)}`);
       process.exitCode = 1;

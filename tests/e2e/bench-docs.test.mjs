@@ -290,3 +290,26 @@ test('the url documents are the demo\'s points: xorshift64* as dataset.rs, and t
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the README summary: headline cells from the run, between its own markers', async () => {
+  const { renderReadmeSummary, replaceReadmeSummary, README_BEGIN, README_END } = await import('../../scripts/bench.mjs');
+  const rows = [
+    { row: 'meta', date: '2026-11-27T20:40:00Z', args: ['--quick'], nproc: 2, loadavg_start: [0.5], browsers: { chromium: 'Chrome/156', webkit: 'MiniBrowser/2.50' } },
+    { row: 'json', engine: 'chromium', dataset: 'points', mb: 50, strategy: 'handle', total_ms: 210.4, missed_frames: 0 },
+    { row: 'json', engine: 'chromium', dataset: 'points', mb: 10, strategy: 'handle', total_ms: 50, missed_frames: 0 },
+    { row: 'json', engine: 'webkit', dataset: 'points', mb: 50, strategy: 'handle', error: 'boom' },
+    { row: 'ratio', engine: 'chromium', name: 'js_rtt ours / comlink', value: 0.8, unit: 'x' },
+    { row: 'size', artifact: 'wasm', features: 'default (json + js)', value: 955756, gzip_bytes: 292031 },
+  ];
+  const md = renderReadmeSummary(rows);
+  assert.match(md, /2026-11-27 20:40 UTC/);
+  assert.match(md, /\| Chromium \| WebKit \|/);
+  // The largest size of the engine's rows, not the first; an error is a dash, not a number.
+  assert.match(md, /210\.4 ms, 0 missed \(50 MB\) \| — \|/);
+  assert.match(md, /JS task round trip, ours \/ Comlink \| 0\.80× \| — \|/);
+  assert.match(md, /955,756 bytes, 292,031 gzipped/);
+  const doc = `# x\n\nprose naming ${README_BEGIN} inline\n${README_BEGIN}\nold\n${README_END}\nafter\n`;
+  const out = replaceReadmeSummary(doc, md);
+  assert.ok(out.includes('prose naming') && out.endsWith(`${README_END}\nafter\n`) && !out.includes('\nold\n'), out);
+  assert.throws(() => replaceReadmeSummary('no markers', md), /bench-summary:begin/);
+});

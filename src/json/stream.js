@@ -61,9 +61,9 @@ export async function requestParts(request) {
 
 /**
  * Calling thread: a `Response`'s body as the isolate reads it, `[body, length, stop]`: a stream to
- * transfer (length -1 if unknown) and a function that stops it, cancelling the body; or, where
- * streams cannot be transferred, a Blob of the body (which waits for all of it); or `null` for no
- * body. The body is piped into a stream of our own rather than transferred itself, so that this
+ * transfer (length -1 if unknown) or, where streams cannot be transferred, a MessagePort the
+ * isolate pulls the body's pieces through (`portReader`), and a function that stops it,
+ * cancelling the body; or `null` for no body. The body is piped into a stream of our own rather than transferred itself, so that this
  * thread can cancel it when the parse is dropped: a transferred stream's cancel does not come
  * back when its reader's worker is terminated (a cancelled task whose isolate is stopped).
  */
@@ -72,12 +72,74 @@ export async function responseBody(response) {
   const body = response.body;
   if (body === null) return [null, 0, null];
   if (body.locked) throw new TypeError("the Response's body is locked (a reader holds it)");
-  if (!canTransferStreams()) return [await response.blob(), -1, null];
+  if (!canTransferStreams()) return pieceByPiece(body, expectedLength(response));
   const { readable, writable } = new TransformStream();
   const stop = new AbortController();
   // Ends when the body ends, fails, or is cancelled from either side; nothing to report here.
   body.pipeTo(writable, { signal: stop.signal }).catch(() => {});
   return [readable, expectedLength(response), () => stop.abort()];
+}
+
+/**
+ * Calling thread, where a ReadableStream cannot be transferred (WebKit before transferable
+ * streams: https://bugs.webkit.org/show_bug.cgi?id=215485): the body's pieces go to the isolate
+ * through a MessagePort, one for each `'pull'` it sends (so the body is read no faster than it is
+ * parsed), each moved by transfer. `'cancel'` (a malformed document) and `stop` (the parse was
+ * dropped) cancel the body. Reading the body into a Blob instead would wait for all of it: no
+ * parse while it downloads, and a body that never ends would never fail.
+ */
+function pieceByPiece(body, length) {
+  const reader = body.getReader();
+  const { port1, port2 } = new MessageChannel();
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    reader.cancel().catch(() => {});
+    port1.close();
+  };
+  port1.onmessage = async ({ data }) => {
+    if (data === 'cancel') {
+      stop();
+      return;
+    }
+    try {
+      const { done, value } = await reader.read();
+      if (stopped) return;
+      if (done) {
+        port1.postMessage({ done: true });
+        return;
+      }
+      // Only a piece that owns its whole buffer can be moved; copy a view into a larger one.
+      const piece = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice();
+      port1.postMessage({ value: piece }, [piece.buffer]);
+    } catch (error) {
+      if (!stopped) port1.postMessage({ error: error instanceof Error ? error.message : String(error) });
+    }
+  };
+  return [port2, length, stop];
+}
+
+/** Isolate: a reader of the pieces `pieceByPiece` sends, with a ReadableStream reader's `read` and `cancel`. */
+function portReader(port) {
+  const waiting = [];
+  port.onmessage = ({ data }) => waiting.shift()?.(data);
+  return {
+    read() {
+      return new Promise((resolve, reject) => {
+        waiting.push((data) => {
+          if (data.error !== undefined) reject(new Error(data.error));
+          else resolve(data.done ? { done: true, value: undefined } : { done: false, value: data.value });
+        });
+        port.postMessage('pull');
+      });
+    },
+    cancel() {
+      port.postMessage('cancel');
+      port.close();
+      return Promise.resolve();
+    },
+  };
 }
 
 function opened(response, what) {
@@ -102,9 +164,9 @@ export async function openBlob(blob) {
   return [blob.stream().getReader(), blob.size];
 }
 
-/** Isolate: a transferred body. */
+/** Isolate: a transferred body (a stream, or the port of `pieceByPiece`). */
 export async function openStream(stream) {
-  return [stream.getReader(), -1];
+  return [stream instanceof MessagePort ? portReader(stream) : stream.getReader(), -1];
 }
 
 /** Isolate: the next piece of a body, a Uint8Array; `undefined` at its end. */

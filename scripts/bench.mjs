@@ -1376,7 +1376,12 @@ export function renderReadmeSummary(rows) {
     ['the same as JS objects (`objects`)', (e) => json(e, 'objects')],
     ["the seed's `Vec<Product>`, longest stall of the page: `run_vec`", (e) => typed(e, 'vec')],
     ['… through `compute` (one task)', (e) => typed(e, 'one')],
-    ['Rust task round trip, ours / Comlink', (e) => ratio(e, 'rtt ours / comlink') === '—' ? ratio(e, 'rtt ours / raw').replace('×', '× raw') : ratio(e, 'rtt ours / comlink')],
+    ['Rust task round trip, ours / Comlink (ours / raw `postMessage`)', (e) => {
+      const ms = (subject) => rows.find((x) => x.row === 'rtt' && x.engine === e && x.subject === subject && ok(x))?.median_ms;
+      const [ours, comlink, raw] = [ms('ours'), ms('comlink'), ms('raw')];
+      if (typeof ours !== 'number' || typeof comlink !== 'number') return '—';
+      return `${(ours / comlink).toFixed(2)}×${typeof raw === 'number' ? ` (${(ours / raw).toFixed(2)}×)` : ''}`;
+    }],
     ['JS task round trip, ours / Comlink', (e) => ratio(e, 'js_rtt ours / comlink')],
     ['JS tasks per second, ours / workerpool', (e) => ratio(e, 'js_throughput ours / workerpool (tasks/s)')],
   ];
@@ -1388,7 +1393,7 @@ export function renderReadmeSummary(rows) {
       + `${meta.nproc ?? '?'}-core machine, load average ${meta.loadavg_start?.[0] ?? '?'} at the start; `
       + `${Object.entries(meta.browsers ?? {}).map(([e, v]) => `${engineName(e)} ${v}`).join(', ') || 'no browser'}):`,
     '',
-    mdTable(['', ...engines.map(engineName)], lines.map(([label, cell]) => [label, ...engines.map(cell)])),
+    mdTable(['measure', ...engines.map(engineName)], lines.map(([label, cell]) => [label, ...engines.map(cell)])),
     '',
   ];
   if (size) out.push(`The npm package's wasm: ${grouped(size.value)} bytes, ${grouped(size.gzip_bytes)} gzipped. All tables: [docs/benchmarks.md](docs/benchmarks.md).`);

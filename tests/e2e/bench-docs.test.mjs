@@ -299,6 +299,9 @@ test('the README summary: headline cells from the run, between its own markers',
     { row: 'json', engine: 'chromium', dataset: 'points', mb: 10, strategy: 'handle', total_ms: 50, missed_frames: 0 },
     { row: 'json', engine: 'webkit', dataset: 'points', mb: 50, strategy: 'handle', error: 'boom' },
     { row: 'ratio', engine: 'chromium', name: 'js_rtt ours / comlink', value: 0.8, unit: 'x' },
+    { row: 'rtt', engine: 'chromium', subject: 'ours', median_ms: 0.1 },
+    { row: 'rtt', engine: 'chromium', subject: 'comlink', median_ms: 0.08 },
+    { row: 'rtt', engine: 'chromium', subject: 'raw', median_ms: 0.05 },
     { row: 'size', artifact: 'wasm', features: 'default (json + js)', value: 955756, gzip_bytes: 292031 },
   ];
   const md = renderReadmeSummary(rows);
@@ -307,6 +310,7 @@ test('the README summary: headline cells from the run, between its own markers',
   // The largest size of the engine's rows, not the first; an error is a dash, not a number.
   assert.match(md, /210\.4 ms, 0 missed \(50 MB\) \| — \|/);
   assert.match(md, /JS task round trip, ours \/ Comlink \| 0\.80× \| — \|/);
+  assert.match(md, /Rust task round trip, ours \/ Comlink \(ours \/ raw `postMessage`\) \| 1\.25× \(2\.00×\) \| — \|/);
   assert.match(md, /955,756 bytes, 292,031 gzipped/);
   const doc = `# x\n\nprose naming ${README_BEGIN} inline\n${README_BEGIN}\nold\n${README_END}\nafter\n`;
   const out = replaceReadmeSummary(doc, md);

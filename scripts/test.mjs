@@ -16,8 +16,7 @@
 //   whose names contain `long_task`: they count late event-loop turns and long tasks, which CPU
 //   contention causes), then the page tests that count long tasks;
 // - the background lane, at idle CPU priority (SCHED_IDLE: a process there only gets a core that
-//   nothing else wants, and yields it at once), two jobs at a time (three once the quiet lane is
-//   over): the release build of www/pkg
+//   nothing else wants, and yields it at once), two jobs at a time: the release build of www/pkg
 //   and the page tests that need it but measure nothing contention could spoil; and, once the
 //   quiet lane's builds are done, the native tests, every other case of the wasm suites, and the
 //   wasm-pack runs.
@@ -457,14 +456,12 @@ function suiteSteps({ engine, coi, files }, { quiet }) {
  * browser (a suite spends much of its time waiting for timers and workers).
  */
 const BACKGROUND_JOBS = Number(process.env.WASM_ISOLATES_TEST_JOBS ?? 2) || 2;
-// Once the quiet lane is over nothing needs a quiet core: one job more.
-let backgroundWidth = BACKGROUND_JOBS;
 const backgroundQueue = [];
 let backgroundRunning = 0;
 const backgroundIdle = gate();
 let backgroundPending = 0;
 function pump() {
-  while (backgroundRunning < backgroundWidth && backgroundQueue.length > 0) {
+  while (backgroundRunning < BACKGROUND_JOBS && backgroundQueue.length > 0) {
     const job = backgroundQueue.shift();
     backgroundRunning++;
     (async () => {
@@ -561,10 +558,6 @@ if (wanted('wasm-pack')) {
   }]);
 }
 if (backgroundPending === 0) backgroundIdle.open();
-quiet.then(() => {
-  backgroundWidth = BACKGROUND_JOBS + 1;
-  pump();
-});
 
 await Promise.all([setupStep, quiet, backgroundIdle.promise]);
 await xvfb?.close();

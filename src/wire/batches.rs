@@ -199,13 +199,31 @@ impl<S: ByteSource> BatchReader<S> {
         out: &mut Vec<T>,
     ) -> Option<Result<(), IsolateError>> {
         let (range, count) = self.batches.get(self.next)?.clone();
+        let index = self.next;
         self.next += 1;
-        let bytes = self.source.read(range);
+        let bytes = self.source.read(range.clone());
         let result = attachments::provide_from(&mut self.incoming, || {
+            if bytes.len() != range.len() {
+                // The source changed under us (e.g. its buffer was detached).
+                return Err(malformed(format!(
+                    "batch {index} should be {} bytes, {} could be read",
+                    range.len(),
+                    bytes.len()
+                )));
+            }
             let mut rest: &[u8] = &bytes;
             let mut de = rmp_serde::Deserializer::new(&mut rest);
-            for _ in 0..count {
-                out.push(T::deserialize(&mut de).map_err(IsolateError::codec)?);
+            for k in 0..count {
+                let item = T::deserialize(&mut de).map_err(|e| IsolateError::Codec {
+                    message: format!(
+                        "element {k} of batch {index} of {} (bytes {}..{} of {}): {e}",
+                        self.batches.len(),
+                        range.start,
+                        range.end,
+                        self.source.len()
+                    ),
+                })?;
+                out.push(item);
             }
             drop(de);
             if rest.is_empty() {
@@ -289,12 +307,15 @@ mod tests {
     }
 
     #[test]
-    fn wrong_element_type_is_a_codec_error() {
+    fn wrong_element_type_is_a_codec_error_naming_the_element() {
         let (bytes, _) = encode_after(0, &products(10)).unwrap();
-        assert!(matches!(
-            read_all::<u32>(&bytes, 0),
-            Err(IsolateError::Codec { .. })
-        ));
+        let Err(IsolateError::Codec { message }) = read_all::<u32>(&bytes, 0) else {
+            panic!("a Product read as u32 must be a codec error");
+        };
+        assert!(
+            message.starts_with("element 0 of batch 0 of 1 (bytes 0.."),
+            "{message}"
+        );
     }
 
     #[test]

@@ -151,11 +151,34 @@ fn call_and_encode<I: DeserializeOwned, O>(
     attached: Attachments,
     encode: impl FnOnce(&O) -> Result<(Vec<u8>, Attachments), IsolateError>,
 ) -> TaskFuture {
-    let out = codec::decode::<I>(input, attached)
+    let out = decode_input::<I>(input, attached)
         .map(f)
-        .and_then(|o| encode(&o))
+        .and_then(|o| encode(&o).map_err(|e| in_context("encoding the task's output", e)))
         .map_err(codec_failure);
     TaskFuture::Ready(out)
+}
+
+/// Decodes a task's input; an error says that it was the input, and how many bytes it had.
+fn decode_input<I: DeserializeOwned>(
+    input: &[u8],
+    attached: Attachments,
+) -> Result<I, IsolateError> {
+    codec::decode::<I>(input, attached).map_err(|e| {
+        in_context(
+            &format!("decoding the task's input ({} bytes)", input.len()),
+            e,
+        )
+    })
+}
+
+/// A codec error's message with what was being done in front.
+fn in_context(doing: &str, e: IsolateError) -> IsolateError {
+    match e {
+        IsolateError::Codec { message } => IsolateError::Codec {
+            message: format!("{doing}: {message}"),
+        },
+        other => other,
+    }
 }
 
 fn batched_trampoline<I, T>(
@@ -188,13 +211,14 @@ where
 {
     // SAFETY: as in `sync_trampoline`, for `TaskRef::future::<I, O, F>`.
     let f: fn(I) -> F = unsafe { std::mem::transmute(task) };
-    match codec::decode::<I>(input, attached) {
+    match decode_input::<I>(input, attached) {
         Err(e) => TaskFuture::Ready(Err(codec_failure(e))),
         Ok(input) => {
             let fut = f(input);
             TaskFuture::Pending(Box::pin(async move {
                 let o = fut.await;
-                codec::encode_after(reserve, &o).map_err(codec_failure)
+                codec::encode_after(reserve, &o)
+                    .map_err(|e| codec_failure(in_context("encoding the task's output", e)))
             }))
         }
     }
@@ -294,10 +318,24 @@ mod tests {
         let err =
             block_on_ready(unsafe { r.invoke(&input, Attachments::default(), 0) }).unwrap_err();
         assert_eq!(err.code, FailureCode::Codec);
+        // The message says that it was the input, and its size (the byte count is the
+        // 13-byte MessagePack string).
+        assert!(
+            err.message
+                .starts_with("decoding the task's input (13 bytes): "),
+            "{}",
+            err.message
+        );
         let r = TaskRef::future(greet);
         let err =
             block_on_ready(unsafe { r.invoke(&[0xc1], Attachments::default(), 0) }).unwrap_err();
         assert_eq!(err.code, FailureCode::Codec);
+        assert!(
+            err.message
+                .starts_with("decoding the task's input (1 bytes): "),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

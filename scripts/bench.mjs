@@ -16,6 +16,7 @@
 //
 // Options: --quick, --runs=N (≥ 1; default 3), --engines=chromium,firefox,webkit,
 // --datasets=points,products, --sizes=1,10,50,100, --strategies=main-parse,worker-clone,handle,
+// handle-string (handle given the JS string, not the bytes),
 // columns,objects, --animate (keep the page's animation drawing during runs; see below),
 // --no-build (skip setup and build: use the www/pkg that is there), --out=target/bench/report.json,
 // --screenshot=PATH, --suites=size,json,rtt,cold,transfer,pool_scaling,throughput,memory,js_task,
@@ -113,7 +114,14 @@ const ALL = {
   engines: ['chromium', 'firefox', 'webkit'],
   datasets: ['points', 'products'],
   sizes: [1, 10, 50, 100],
-  strategies: ['main-parse', 'worker-clone', 'handle', 'columns', 'objects'],
+  strategies: ['main-parse', 'worker-clone', 'handle', 'handle-string', 'columns', 'objects'],
+};
+
+// Strategies that are another strategy of the page's on another input: `handle-string` is
+// `handle` given the JS string (what `await response.text()` gives, and what `main-parse` starts
+// from) instead of the UTF-8 bytes.
+const STRATEGY_INPUTS = {
+  'handle-string': ['handle', { input: 'string' }],
 };
 
 export function parseArgs(argv) {
@@ -349,7 +357,8 @@ async function openWebKitPage(browser, url, hook, problems, label) {
  * (Firefox) returns nested objects only to a limited depth.
  */
 async function runJson(page, strategy, options) {
-  return JSON.parse(await page.evaluate(async (s, o) => JSON.stringify(await window.__demo.runJson(s, o)), strategy, options));
+  const [name, input] = STRATEGY_INPUTS[strategy] ?? [strategy, {}];
+  return JSON.parse(await page.evaluate(async (s, o) => JSON.stringify(await window.__demo.runJson(s, o)), name, { ...options, ...input }));
 }
 
 /** The control row: a plain worker spins for CONTROL_MS while the page does nothing. */
@@ -1006,7 +1015,7 @@ const NOT_WEBKIT = ['chromium', 'firefox'];
 const SUITES = [
   { name: 'size', describe: 'wasm and glue sizes with and without the json feature', run: sizeSuite, once: true },
   {
-    name: 'json', describe: 'big JSON: five strategies × datasets × sizes', run: jsonSuite,
+    name: 'json', describe: 'big JSON: six strategies × datasets × sizes', run: jsonSuite,
     plan: (engine, o) => ({ datasets: o.datasets, sizes: jsonSizes(engine, o), strategies: o.strategies }),
   },
   { name: 'rtt', describe: 'warm tiny round trip: ours, raw postMessage, Comlink, workerpool', run: rttSuite },
@@ -1373,6 +1382,7 @@ export function renderReadmeSummary(rows) {
   const lines = [
     ['parse points JSON, `handle` in an isolate: total, missed frames', (e) => json(e, 'handle')],
     ['the same with `JSON.parse` on the page', (e) => json(e, 'main-parse')],
+    ['`handle` from a JS string (`await response.text()`)', (e) => json(e, 'handle-string')],
     ['the same as JS objects (`objects`)', (e) => json(e, 'objects')],
     ["the seed's `Vec<Product>`, longest stall of the page: `run_vec`", (e) => typed(e, 'vec')],
     ['… through `compute` (one task)', (e) => typed(e, 'one')],

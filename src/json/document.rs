@@ -4,6 +4,7 @@
 use crate::error::IsolateError;
 use crate::json::body;
 use crate::json::inside::*;
+use crate::json::staged::SliceOf;
 use crate::json::wire::{Columns, DocumentInfo, JsonFailure, JsonFault, Source};
 use crate::pool::IsolatePool;
 use crate::wire::transfer::{TransferBuffer, Transferable};
@@ -240,7 +241,7 @@ pub(crate) async fn parse_columns_with(
     on_slice: impl FnMut(u32),
     progress: ProgressPort,
 ) -> Result<Columns, JsonFault> {
-    let (source, pool, _stop) = JsonDocument::stage(source, on_slice).await?;
+    let (source, pool, _stop) = JsonDocument::stage(source, on_slice, false).await?;
     let fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
     let parts = parts.clamp(1, MAX_PARTS) as u32;
     let texts = match pool
@@ -291,7 +292,7 @@ pub(crate) async fn stream_root_array_with(
     sink: crate::port::SendPort<ArrayChunk>,
     chunk_bytes: u32,
 ) -> Result<(u64, u64), JsonFault> {
-    let (source, pool, _stop) = JsonDocument::stage(source, on_slice).await?;
+    let (source, pool, _stop) = JsonDocument::stage(source, on_slice, false).await?;
     let end = pool
         .run_async(stream_root_array, (source, sink, chunk_bytes, progress))
         .await?;
@@ -396,15 +397,17 @@ impl JsonDocument {
         on_slice: impl FnMut(u32),
         progress: ProgressPort,
     ) -> Result<Self, JsonFault> {
-        let (source, pool, _stop) = Self::stage(source, on_slice).await?;
+        let (source, pool, _stop) = Self::stage(source, on_slice, true).await?;
         Self::open(source, pool, progress).await
     }
 
     /// An isolate, and `source` in the form the isolate's task takes: a string is sent ahead in
-    /// slices (staged there), anything else travels with the task.
+    /// slices (staged there, and parsed as they arrive when `document`: see `json::staged`),
+    /// anything else travels with the task.
     async fn stage(
         source: JsonSource,
         mut on_slice: impl FnMut(u32),
+        document: bool,
     ) -> Result<(Source, IsolatePool, StopBody), IsolateError> {
         let pool = Self::isolate()?;
         let mut stop = StopBody(None);
@@ -456,7 +459,12 @@ impl JsonDocument {
                     // posts the next, and no round trip is waited for between them.
                     let (buffer, written) = encode_slice(&text, start, end);
                     let buffer = TransferBuffer::from_array_buffer(buffer)?;
-                    staged.push(pool.run(stage_text, (buffer, written)));
+                    let of = SliceOf {
+                        first: start == 0,
+                        parse: document,
+                        size_hint: len,
+                    };
+                    staged.push(pool.run(stage_text, (buffer, written, of)));
                     start = end;
                     on_slice(start);
                     if start < len {

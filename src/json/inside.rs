@@ -4,6 +4,7 @@
 use crate::json::body::{self, Body};
 use crate::json::columns::{columns_of_text, ColumnBuilder, ColumnsBuilder, ColumnsTextError};
 use crate::json::parts::{self, Cut};
+use crate::json::staged::{SliceOf, StagedText};
 use crate::json::tape::{self, Kind, StreamParser, Tape, TapeView};
 use crate::json::wire::{
     failure, finish_columns, syntax_failure, Columns, DocumentInfo, JsonFailure, Source,
@@ -21,21 +22,23 @@ thread_local! {
     /// Node indices of the elements of the array last sliced, so paging through an array of
     /// N records costs O(N) in all rather than O(N) per page.
     pub(crate) static ELEMENTS: RefCell<Option<(usize, Vec<u32>)>> = const { RefCell::new(None) };
-    pub(crate) static STAGED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// A string source's slices (see `json::staged`).
+    pub(crate) static STAGED: RefCell<StagedText> = const { RefCell::new(StagedText::Empty) };
 }
 
 /// Appends a slice of a JS string source, encoded as UTF-8 by the caller (`written` bytes of
-/// `bytes`, which has room to spare), to the text staged for the next parse.
-pub(crate) fn stage_text(slice: (TransferBuffer<u8>, u32)) -> u64 {
-    let (bytes, written) = slice;
+/// `bytes`, which has room to spare), to what is staged for the next parse: parsed at once for a
+/// document, kept as text otherwise (see `json::staged`). Returns the bytes staged so far.
+pub(crate) fn stage_text(slice: (TransferBuffer<u8>, u32, SliceOf)) -> u64 {
+    let (bytes, written, of) = slice;
     let view = bytes.view();
     let written = written.min(view.length());
     STAGED.with(|s| {
-        let mut s = s.borrow_mut();
-        let at = s.len();
-        s.resize(at + written as usize, 0);
-        view.subarray(0, written).copy_to(&mut s[at..]);
-        s.len() as u64
+        s.borrow_mut().push(
+            written as usize,
+            |into| view.subarray(0, written).copy_to(into),
+            of,
+        )
     })
 }
 
@@ -119,6 +122,12 @@ pub(crate) async fn parse_source(
 ) -> Result<DocumentInfo, JsonFailure> {
     let token = CancellationToken::current();
     let (source, progress) = args;
+    if matches!(source, Source::Staged) {
+        // Parsed as its slices arrived: only the end is left.
+        free_document();
+        let staged = STAGED.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        return Ok(keep(staged.finish_tape().map_err(syntax_failure)?));
+    }
     if !body::is_streamed(&source) {
         return parse_bytes(read_source(source).await?, &progress);
     }
@@ -135,23 +144,9 @@ pub(crate) async fn read_source(source: Source) -> Result<Vec<u8>, JsonFailure> 
     let bytes = match source {
         Source::Bytes(buffer) => buffer.to_vec(),
         Source::Staged => {
-            let text = STAGED.with(|s| std::mem::take(&mut *s.borrow_mut()));
-            // In a JS string U+FEFF is a character, not a byte order mark, and `JSON.parse`
-            // rejects it; the parser would skip it as the mark it is in bytes.
-            if text.starts_with(tape::BOM) {
-                return Err(syntax_failure(tape::SyntaxError {
-                    message: "unexpected character U+FEFF (a byte order mark is not JSON \
-                              whitespace in a string)"
-                        .into(),
-                    offset: 0,
-                    line: 1,
-                    column: 1,
-                    utf16_offset: 0,
-                    utf16_column: 1,
-                }));
-            }
+            let staged = STAGED.with(|s| std::mem::take(&mut *s.borrow_mut()));
             // Valid UTF-8 already: it was encoded from a JS string.
-            return Ok(text);
+            return staged.into_text().map_err(syntax_failure);
         }
         Source::Url(url) => {
             let buffer =

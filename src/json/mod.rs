@@ -38,6 +38,9 @@ pub(crate) mod inside;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod parts;
 // Parsed and tested natively too; only the wasm build calls into them.
+// Used by the JSON isolate (wasm); the native tests cover it.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) mod staged;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) mod tape;
 #[cfg(target_arch = "wasm32")]

@@ -1170,6 +1170,16 @@ impl<S: Scan> StreamParser<S> {
         self.text.len()
     }
 
+    /// The text received so far.
+    pub(crate) fn received_text(&self) -> &[u8] {
+        &self.text
+    }
+
+    /// The text received, whatever was parsed of it.
+    pub(crate) fn into_text(self) -> Vec<u8> {
+        self.text
+    }
+
     /// Bytes parsed so far (of the text as repaired, see [`repair_utf8`]).
     pub(crate) fn parsed(&self) -> usize {
         self.state.parsed()

@@ -179,7 +179,7 @@ mod imp {
         T: Serialize + DeserializeOwned + 'static,
     {
         let handle = match default_pool() {
-            Ok(pool) => pool.submit(TaskRef::batched(task), &input),
+            Ok(pool) => pool.submit(TaskRef::batched(task), input),
             Err(e) => TaskHandle::failed(e),
         };
         crate::pool::deliver_batched(handle)
@@ -192,7 +192,7 @@ mod imp {
         O: DeserializeOwned + 'static,
     {
         match default_pool() {
-            Ok(pool) => pool.submit(task, &input),
+            Ok(pool) => pool.submit(task, input),
             Err(e) => TaskHandle::failed(e),
         }
     }

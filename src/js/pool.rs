@@ -306,7 +306,7 @@ impl JsIsolatePool {
         };
         let handle: crate::pool::TaskHandle<Result<JsResult, Thrown>> = self
             .pool
-            .submit(crate::wire::task::TaskRef::eager(js_call), &call);
+            .submit(crate::wire::task::TaskRef::eager(js_call), call);
         let thrown = self.thrown.clone();
         future_to_promise(async move {
             let result = crate::js::port::while_listening(

@@ -31,6 +31,47 @@ pub(crate) fn decode<T: DeserializeOwned>(
     attachments::provide(attached, || rmp_serde::from_slice(bytes)).map_err(IsolateError::codec)
 }
 
+/// The MessagePack header `rmp_serde` writes before the bytes of `text` (a `str 32` for the
+/// large strings this is used for; the shorter forms for the rest), so that a caller can send
+/// the header and then the string's own bytes, never copying them into one buffer.
+// Used by the pool (wasm); the native tests cover it.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) fn str_header(text: &str) -> Result<Vec<u8>, IsolateError> {
+    let len = text.len();
+    let mut out = Vec::with_capacity(5);
+    if len < 32 {
+        out.push(0xa0 | len as u8);
+    } else if len < 1 << 8 {
+        out.extend_from_slice(&[0xd9, len as u8]);
+    } else if len < 1 << 16 {
+        out.push(0xda);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        let len = u32::try_from(len).map_err(|_| IsolateError::Codec {
+            message: format!("a string of {len} bytes is over MessagePack's 4 GiB limit"),
+        })?;
+        out.push(0xdb);
+        out.extend_from_slice(&len.to_be_bytes());
+    }
+    Ok(out)
+}
+
+/// `input` itself when it is a `String` of more than `above` bytes (and at most 4 GiB): the
+/// caller then sends [`str_header`] and the string's own bytes (the seed's
+/// `compute(parse_products, body)`: staged a slice per task instead of copied in one). Stable
+/// Rust has no specialization; `Any` tells the type apart at run time, and the `Option` lets the
+/// string move out of a value of a generic type.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) fn take_large_string<I: 'static>(input: &mut Option<I>, above: usize) -> Option<String> {
+    let slot = (input as &mut dyn std::any::Any).downcast_mut::<Option<String>>()?;
+    let text = slot.as_ref()?;
+    if text.len() > above && u32::try_from(text.len()).is_ok() {
+        slot.take()
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,6 +100,38 @@ mod tests {
             decode::<BTreeMap<String, u64>>(&bytes, Attachments::default()).unwrap(),
             m
         );
+    }
+
+    #[test]
+    fn a_string_header_then_its_bytes_is_what_rmp_serde_writes() {
+        for len in [0, 31, 32, 255, 256, 65_535, 65_536, 5 << 20] {
+            let text = "é".repeat(len / 2) + &"x".repeat(len % 2);
+            let (whole, _) = encode_after(0, &text).unwrap();
+            let mut split = str_header(&text).unwrap();
+            split.extend_from_slice(text.as_bytes());
+            assert_eq!(split, whole, "a string of {} bytes", text.len());
+        }
+    }
+
+    #[test]
+    fn only_a_large_string_is_taken_apart() {
+        let big = "x".repeat(11);
+        let mut input = Some(big.clone());
+        assert_eq!(
+            take_large_string(&mut input, 10).as_deref(),
+            Some("xxxxxxxxxxx")
+        );
+        assert!(input.is_none(), "the string moved out");
+
+        let mut small = Some("x".repeat(10));
+        assert_eq!(take_large_string(&mut small, 10), None);
+        assert!(small.is_some(), "a small string stays");
+
+        let mut bytes = Some(big.clone().into_bytes());
+        assert_eq!(take_large_string(&mut bytes, 10), None);
+        let mut pair = Some((big, 1u8));
+        assert_eq!(take_large_string(&mut pair, 10), None);
+        assert!(pair.is_some());
     }
 
     #[test]

@@ -28,6 +28,16 @@ macro_rules! wasm_isolates_suite {
         }
 
         #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn a_large_string_input_is_not_copied_when_submitted() {
+            common::sequence::a_large_string_input_is_not_copied_when_submitted().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn a_large_string_input_arrives_intact() {
+            common::sequence::a_large_string_input_arrives_intact().await;
+        }
+
+        #[wasm_bindgen_test::wasm_bindgen_test]
         async fn a_panicking_sequence_task_is_a_typed_error() {
             common::sequence::a_panicking_sequence_task_is_a_typed_error().await;
         }

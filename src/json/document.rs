@@ -4,7 +4,6 @@
 use crate::error::IsolateError;
 use crate::json::body;
 use crate::json::inside::*;
-use crate::json::staged::SliceOf;
 use crate::json::wire::{Columns, DocumentInfo, JsonFailure, JsonFault, Source};
 use crate::pool::IsolatePool;
 use crate::wire::transfer::{TransferBuffer, Transferable};
@@ -459,12 +458,9 @@ impl JsonDocument {
                     // posts the next, and no round trip is waited for between them.
                     let (buffer, written) = encode_slice(&text, start, end);
                     let buffer = TransferBuffer::from_array_buffer(buffer)?;
-                    let of = SliceOf {
-                        first: start == 0,
-                        parse: document,
-                        size_hint: len,
-                    };
-                    staged.push(pool.run(stage_text, (buffer, written, of)));
+                    // `json::staged::SliceOf`, as a tuple.
+                    let slice = (buffer, written, start == 0, document, len);
+                    staged.push(pool.run(stage_text, slice));
                     start = end;
                     on_slice(start);
                     if start < len {

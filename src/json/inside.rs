@@ -29,8 +29,14 @@ thread_local! {
 /// Appends a slice of a JS string source, encoded as UTF-8 by the caller (`written` bytes of
 /// `bytes`, which has room to spare), to what is staged for the next parse: parsed at once for a
 /// document, kept as text otherwise (see `json::staged`). Returns the bytes staged so far.
-pub(crate) fn stage_text(slice: (TransferBuffer<u8>, u32, SliceOf)) -> u64 {
-    let (bytes, written, of) = slice;
+pub(crate) fn stage_text(slice: (TransferBuffer<u8>, u32, bool, bool, u32)) -> u64 {
+    // A tuple, not `SliceOf` itself: a derived `Deserialize` for a struct is kilobytes of wasm.
+    let (bytes, written, first, parse, size_hint) = slice;
+    let of = SliceOf {
+        first,
+        parse,
+        size_hint,
+    };
     let view = bytes.view();
     let written = written.min(view.length());
     STAGED.with(|s| {
@@ -134,7 +140,7 @@ pub(crate) async fn parse_source(
     free_document();
     let mut body = Body::open(source).await?;
     let mut parser = StreamParser::new(body::capacity(body.length));
-    body.parse_into(&mut parser, &progress, token, &mut |_, _| false)
+    body.parse_into(&mut parser, &progress, token, &mut tape::keep_every_element)
         .await?;
     Ok(keep(parser.finish_tape().map_err(syntax_failure)?))
 }

@@ -21,7 +21,7 @@ pub(crate) enum StagedText {
 }
 
 /// How the caller stages a slice.
-#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct SliceOf {
     /// The first slice of a string: whatever was staged before is dropped (a staging the caller
     /// abandoned).
@@ -53,7 +53,7 @@ impl StagedText {
                 text.len() as u64
             }
             StagedText::Parsing(parser) => {
-                let pushed = parser.push_with(len, fill, &mut |_, _| false);
+                let pushed = parser.push_with(len, fill, &mut tape::keep_every_element);
                 let received = parser.received_text();
                 // In a JS string U+FEFF is a character, not a byte order mark, and `JSON.parse`
                 // rejects it; the parser skips it as the mark it is in bytes.
@@ -75,13 +75,19 @@ impl StagedText {
         match self {
             StagedText::Parsing(parser) => parser.finish_tape(),
             StagedText::Failed(e) => Err(e),
+            // Kept as text, then wanted as a tape after all: parsed as one slice, through the
+            // same parser (another instantiation of `Tape::parse_watched` would be kilobytes).
             StagedText::Text(text) => {
-                if text.starts_with(tape::BOM) {
-                    return Err(bom_in_a_string());
-                }
-                Tape::parse_watched(text, |_| {})
+                let mut staged = StagedText::Empty;
+                let of = SliceOf {
+                    first: true,
+                    parse: true,
+                    size_hint: u32::try_from(text.len()).unwrap_or(u32::MAX),
+                };
+                staged.push(text.len(), |into| into.copy_from_slice(&text), of);
+                staged.finish_tape()
             }
-            StagedText::Empty => Tape::parse_watched(Vec::new(), |_| {}),
+            StagedText::Empty => StreamParser::new(0).finish_tape(),
         }
     }
 

@@ -78,9 +78,17 @@ pub struct IsolateBuilder {
     errors_are_fatal: bool,
     kill_grace: Duration,
     glue_url: Option<String>,
+    factory: Option<crate::parent::worker::WorkerFactory>,
 }
 
 impl IsolateBuilder {
+    /// The JS `worker` option: `factory` makes the isolate's worker.
+    #[cfg(feature = "js")]
+    pub(crate) fn worker_factory(mut self, factory: crate::parent::worker::WorkerFactory) -> Self {
+        self.factory = Some(factory);
+        self
+    }
+
     /// The isolate's name in devtools and in [`Isolate::debug_name`]. Default: `isolate`.
     pub fn debug_name(mut self, name: impl Into<String>) -> Self {
         self.debug_name = name.into();
@@ -261,6 +269,7 @@ fn spawn_ref(
             glue_url: builder.glue_url,
             debug_name: builder.debug_name,
             max_message_bytes: u32::MAX,
+            factory: builder.factory,
         };
         let worker = IsolateWorker::spawn(&config, Some(&inner.control), sink)?;
         *inner.worker.borrow_mut() = Some(worker);
@@ -335,6 +344,7 @@ impl Isolate {
             errors_are_fatal: true,
             kill_grace: Duration::from_millis(500),
             glue_url: None,
+            factory: None,
         }
     }
 

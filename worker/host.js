@@ -1,36 +1,6 @@
 // wasm-isolates host helpers: what the *parent* of an isolate needs from JS. Rust calls these
 // through wasm-bindgen; each is a browser API wasm-bindgen cannot express directly.
 
-/**
- * Worker factories (the `worker` option of the JS `IsolatePool` and `spawnIsolate`), by id. The
- * Rust side starts every worker through `createIsolateWorker(name)` with nothing but a name, so a
- * pool with a factory carries the factory's tag (`registerWorkerFactory`) at the end of its debug
- * name, and `createIsolateWorker` looks the factory up by it. The tag never reaches the worker:
- * it is cut off the name given to the factory.
- */
-const factories = new Map();
-let lastFactory = 0;
-// A random part, so that no debug name a user chooses can be taken for a tag by accident.
-const NONCE = Math.random().toString(36).slice(2, 10);
-const FACTORY_TAG = new RegExp(`#worker-factory-${NONCE}-(\\d+)$`);
-
-/**
- * Registers `factory` (called as `factory({name})`, it must return a module `Worker` whose script
- * calls `serve()` from `wasm-isolates/worker`) and returns the tag to append to a debug name.
- * `startTimeout` (ms) bounds how long such a worker may take to start the isolate protocol.
- */
-export function registerWorkerFactory(factory, startTimeout) {
-  lastFactory += 1;
-  factories.set(lastFactory, { factory, startTimeout });
-  return `#worker-factory-${NONCE}-${lastFactory}`;
-}
-
-/** Forgets the factory behind `tag` (its pool or spawn is gone). */
-export function unregisterWorkerFactory(tag) {
-  const m = FACTORY_TAG.exec(tag);
-  if (m !== null) factories.delete(Number(m[1]));
-}
-
 /** What a value is, for an error message. */
 function kind(value) {
   if (value === null) return 'null';
@@ -47,13 +17,10 @@ function kind(value) {
  * which fails its start (IsolateStartError) as a script that does not load does, instead of
  * waiting for ever.
  */
-function createFromFactory(entry, name) {
-  if (entry === undefined) {
-    throw new Error('the worker option of this pool or isolate is no longer registered (the pool was freed)');
-  }
+function createFromFactory(factory, startTimeout, name) {
   let worker;
   try {
-    worker = entry.factory({ name });
+    worker = factory({ name });
   } catch (error) {
     const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     throw new Error(`the worker option threw (${what})`);
@@ -71,10 +38,10 @@ function createFromFactory(entry, name) {
     settle();
     // A worker the parent already retired has no handler left: nothing to tell.
     if (typeof worker.onerror !== 'function') return;
-    const message = `the worker from the worker option did not start within ${entry.startTimeout} ms: `
+    const message = `the worker from the worker option did not start within ${startTimeout} ms: `
       + "its script must call serve(tasks) from 'wasm-isolates/worker'";
     worker.dispatchEvent(new ErrorEvent('error', { message, cancelable: true }));
-  }, entry.startTimeout);
+  }, startTimeout);
   const settle = () => {
     clearTimeout(timer);
     worker.removeEventListener('message', onHello);
@@ -90,14 +57,12 @@ function createFromFactory(entry, name) {
  * Creates an isolate's worker. The literal `new Worker(new URL('./bootstrap.js', import.meta.url),
  * {type: 'module'})` form is the one bundlers (webpack 5, Vite, Parcel) recognise and rewrite, so
  * the worker script is found after bundling. `name` marks the worker as an isolate for
- * bootstrap.js and shows up in devtools. A name ending in a factory's tag makes the worker with
- * that factory instead (see `registerWorkerFactory`).
+ * bootstrap.js and shows up in devtools. With `factory` (the JS `worker` option: the pool or
+ * isolate that has one passes it with every start), the factory makes the worker instead, and
+ * it has `startTimeout` ms to start the isolate protocol.
  */
-export function createIsolateWorker(name) {
-  const tagged = FACTORY_TAG.exec(name);
-  if (tagged !== null) {
-    return createFromFactory(factories.get(Number(tagged[1])), name.slice(0, tagged.index));
-  }
+export function createIsolateWorker(name, factory, startTimeout) {
+  if (typeof factory === 'function') return createFromFactory(factory, startTimeout, name);
   return new Worker(new URL('./bootstrap.js', import.meta.url), { type: 'module', name });
 }
 

@@ -7,7 +7,7 @@
 use crate::error::IsolateError;
 use crate::isolate::{ExitReason, Isolate, IsolateState, Priority};
 use crate::js::port::{JsMessage, JsReceivePort, JsSendPort};
-use crate::js::support::{get, TaskSource, Thrown, WorkerFactory};
+use crate::js::support::{get, worker_factory, TaskSource, Thrown};
 use crate::port::{ReceivePort, SendPort};
 use futures_core::Stream;
 use js_sys::{Array, Promise};
@@ -136,17 +136,17 @@ pub fn spawn_isolate(
     options: JsValue,
 ) -> Promise {
     let prepared = (|| {
-        let factory = WorkerFactory::from_options(&options, "spawnIsolate")?;
+        let factory = worker_factory(&options, "spawnIsolate")?;
         let module = TaskSource::from_js(&module, factory.is_some(), "spawnIsolate")?;
         let message = JsMessage::from_js(&message, &get(&options, "transfer"))?;
         let started = ReceivePort::<Result<(), Thrown>>::new()?;
         let debug_name = get(&options, "debugName")
             .as_string()
             .unwrap_or_else(|| "js".into());
-        let mut builder = Isolate::builder().debug_name(match &factory {
-            Some(f) => f.debug_name(&debug_name),
-            None => debug_name.clone(),
-        });
+        let mut builder = Isolate::builder().debug_name(debug_name.clone());
+        if let Some(factory) = factory {
+            builder = builder.worker_factory(factory);
+        }
         if let Some(fatal) = get(&options, "errorsAreFatal").as_bool() {
             builder = builder.errors_are_fatal(fatal);
         }
@@ -162,11 +162,10 @@ pub fn spawn_isolate(
                 started: started.send_port(),
             },
         );
-        Ok::<_, JsValue>((spawned, started, factory, debug_name))
+        Ok::<_, JsValue>((spawned, started, debug_name))
     })();
     future_to_promise(async move {
-        // `_factory` stays registered until the worker has started (it is made only once).
-        let (spawned, mut started, _factory, debug_name) = prepared?;
+        let (spawned, mut started, debug_name) = prepared?;
         let isolate = spawned.await?;
         let report = std::future::poll_fn(|cx| Pin::new(&mut started).poll_next(cx)).await;
         match report {
@@ -199,7 +198,7 @@ pub fn spawn_isolate(
 #[wasm_bindgen(js_name = Isolate, skip_typescript)]
 pub struct JsIsolate {
     inner: Isolate,
-    /// The name as given: the inner isolate's may carry a worker factory's tag.
+    /// The name as given.
     debug_name: String,
 }
 

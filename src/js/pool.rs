@@ -3,7 +3,7 @@
 
 use crate::js::isolate::JsIsolateContext;
 use crate::js::port::{JsMessage, Progress};
-use crate::js::support::{TaskSource, Thrown, WorkerFactory};
+use crate::js::support::{worker_factory, TaskSource, Thrown};
 use crate::pool::IsolatePool;
 use crate::pool::PoolBuilder;
 use crate::port::{ReceivePort, SendPort};
@@ -216,9 +216,8 @@ pub struct JsIsolatePool {
     /// Tasks that threw: the Rust pool counts them as completed (the isolate returned a value,
     /// `Err(Thrown)`), the JS caller sees a failure, so `stats()` moves them over.
     thrown: Rc<Cell<u64>>,
-    /// The `worker` option, registered for as long as the pool may start workers. Declared after
-    /// `pool`, so it is unregistered after the pool (and its workers) are gone.
-    factory: Option<WorkerFactory>,
+    /// Whether the pool has a `worker` option (its task modules are then named by export only).
+    has_factory: bool,
 }
 
 #[wasm_bindgen(js_class = IsolatePool)]
@@ -228,11 +227,12 @@ impl JsIsolatePool {
     pub fn new(
         #[wasm_bindgen(unchecked_optional_param_type = "IsolatePoolOptions")] options: JsValue,
     ) -> Result<JsIsolatePool, JsValue> {
-        let factory = WorkerFactory::from_options(&options, "IsolatePool")?;
-        let mut b: PoolBuilder = IsolatePool::builder().debug_name(match &factory {
-            Some(f) => f.debug_name("js"),
-            None => "js".into(),
-        });
+        let factory = worker_factory(&options, "IsolatePool")?;
+        let has_factory = factory.is_some();
+        let mut b: PoolBuilder = IsolatePool::builder().debug_name("js");
+        if let Some(factory) = factory {
+            b = b.worker_factory(factory);
+        }
         if let Some(n) = number(&options, "size") {
             b = b.size(n as usize);
         }
@@ -254,7 +254,7 @@ impl JsIsolatePool {
         Ok(JsIsolatePool {
             pool: b.build()?,
             thrown: Rc::new(Cell::new(0)),
-            factory,
+            has_factory,
         })
     }
 
@@ -450,7 +450,7 @@ impl JsIsolatePool {
         options: &JsValue,
         what: &str,
     ) -> Result<(JsCall, Option<web_sys::AbortSignal>), JsValue> {
-        let module = TaskSource::from_js(module, self.factory.is_some(), what)?;
+        let module = TaskSource::from_js(module, self.has_factory, what)?;
         let args = if args.is_undefined() || args.is_null() {
             Array::new().into()
         } else {

@@ -1,5 +1,6 @@
 //! Small helpers shared by the JS-facing modules.
 
+use crate::parent::worker::WorkerFactory;
 use js_sys::{Promise, Reflect};
 use std::future::Future;
 use std::pin::Pin;
@@ -161,60 +162,37 @@ impl TaskSource {
     }
 }
 
-#[wasm_bindgen(module = "/worker/host.js")]
-extern "C" {
-    #[wasm_bindgen(js_name = registerWorkerFactory)]
-    fn register_worker_factory(factory: &js_sys::Function, start_timeout: f64) -> String;
-    #[wasm_bindgen(js_name = unregisterWorkerFactory)]
-    fn unregister_worker_factory(tag: &str);
-}
-
 /// How long a worker made by a `worker` option may take to start the isolate protocol (its
 /// script's `serve()` call), unless `startTimeout` says otherwise. Long enough for a dev server
 /// that transpiles the worker's module graph on first request on a slow machine.
 const DEFAULT_START_TIMEOUT_MS: f64 = 20_000.0;
 
-/// The `worker` option of the JS pool or of `spawnIsolate`: a function returning a module
-/// `Worker` whose script calls `serve()`. Registered with worker/host.js for as long as this
-/// lives; the tag it appends to the debug name is how `createIsolateWorker` finds it (the Rust
-/// pool and isolate start workers knowing only a name).
-pub(crate) struct WorkerFactory {
-    tag: String,
-}
-
-impl WorkerFactory {
-    /// Reads `options.worker` (and `options.startTimeout`, ms): `None` when there is no factory,
-    /// a `TypeError` when `worker` is not a function.
-    pub(crate) fn from_options(options: &JsValue, what: &str) -> Result<Option<Self>, JsValue> {
-        let worker = get(options, "worker");
-        if worker.is_undefined() || worker.is_null() {
-            return Ok(None);
-        }
-        let factory = worker.dyn_into::<js_sys::Function>().map_err(|_| {
-            type_error(format!(
-                "{what}: the worker option must be a function returning a Worker, e.g. \
-                 () => new Worker(new URL('./tasks.worker.js', import.meta.url), {{type: 'module'}})"
-            ))
-        })?;
-        let timeout = get(options, "startTimeout")
-            .as_f64()
-            .filter(|n| *n > 0.0)
-            .unwrap_or(DEFAULT_START_TIMEOUT_MS);
-        Ok(Some(WorkerFactory {
-            tag: register_worker_factory(&factory, timeout),
-        }))
+/// Reads `options.worker`, the JS pool's or `spawnIsolate`'s worker factory (and
+/// `options.startTimeout`, ms): `None` when there is none, a `TypeError` when `worker` is not a
+/// function. The pool or isolate builder takes it (`worker_factory`), and every worker it starts
+/// is made by it.
+pub(crate) fn worker_factory(
+    options: &JsValue,
+    what: &str,
+) -> Result<Option<WorkerFactory>, JsValue> {
+    let worker = get(options, "worker");
+    if worker.is_undefined() || worker.is_null() {
+        return Ok(None);
     }
-
-    /// `name` with this factory's tag, for `PoolBuilder::debug_name` / `IsolateBuilder::debug_name`.
-    pub(crate) fn debug_name(&self, name: &str) -> String {
-        format!("{name}{}", self.tag)
-    }
-}
-
-impl Drop for WorkerFactory {
-    fn drop(&mut self) {
-        unregister_worker_factory(&self.tag);
-    }
+    let function = worker.dyn_into::<js_sys::Function>().map_err(|_| {
+        type_error(format!(
+            "{what}: the worker option must be a function returning a Worker, e.g. \
+             () => new Worker(new URL('./tasks.worker.js', import.meta.url), {{type: 'module'}})"
+        ))
+    })?;
+    let start_timeout_ms = get(options, "startTimeout")
+        .as_f64()
+        .filter(|n| *n > 0.0)
+        .unwrap_or(DEFAULT_START_TIMEOUT_MS);
+    Ok(Some(WorkerFactory {
+        function,
+        start_timeout_ms,
+    }))
 }
 
 /// `module` (a string or a `URL`) as an absolute URL string, resolved against this scope's

@@ -97,6 +97,18 @@ pub(crate) struct WorkerConfig {
     pub debug_name: String,
     /// Largest message the worker accepts or sends.
     pub max_message_bytes: u32,
+    /// The JS `worker` option: the user's factory makes each worker (feature `js`).
+    pub factory: Option<WorkerFactory>,
+}
+
+/// A worker factory (the `worker` option of the JS `IsolatePool` and `spawnIsolate`): called as
+/// `factory({name})`, it returns a module `Worker` whose script calls `serve()` from
+/// `wasm-isolates/worker`; such a worker has `start_timeout_ms` to start the isolate protocol
+/// (worker/host.js, `createIsolateWorker`).
+#[derive(Clone, Debug)]
+pub(crate) struct WorkerFactory {
+    pub function: js_sys::Function,
+    pub start_timeout_ms: f64,
 }
 
 static NEXT_LOCK: AtomicU64 = AtomicU64::new(1);
@@ -153,10 +165,14 @@ impl IsolateWorker {
         sink: EventSink,
     ) -> Result<Self, IsolateError> {
         let name = format!("wasm-isolates:{}", config.debug_name);
-        let worker = crate::platform::host::create_isolate_worker(&name).map_err(|e| {
-            IsolateError::StartFailed {
-                message: js_message(&e),
-            }
+        let factory = config.factory.as_ref();
+        let worker = crate::platform::host::create_isolate_worker(
+            &name,
+            factory.map(|f| &f.function),
+            factory.map_or(0.0, |f| f.start_timeout_ms),
+        )
+        .map_err(|e| IsolateError::StartFailed {
+            message: js_message(&e),
         })?;
         let lock_name = format!(
             "wasm-isolates/{}/{}",

@@ -5,9 +5,14 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/worker/host.js")]
 extern "C" {
-    /// `new Worker(new URL('./bootstrap.js', import.meta.url), {type: 'module', name})`.
+    /// `new Worker(new URL('./bootstrap.js', import.meta.url), {type: 'module', name})`, or
+    /// `factory({name})` when the JS `worker` option gave one.
     #[wasm_bindgen(catch, js_name = createIsolateWorker)]
-    pub(crate) fn create_isolate_worker(name: &str) -> Result<web_sys::Worker, JsValue>;
+    pub(crate) fn create_isolate_worker(
+        name: &str,
+        factory: Option<&js_sys::Function>,
+        start_timeout_ms: f64,
+    ) -> Result<web_sys::Worker, JsValue>;
 
     #[wasm_bindgen(js_name = supportsModuleWorkers)]
     pub(crate) fn supports_module_workers() -> bool;

@@ -31,6 +31,7 @@ pub struct PoolBuilder {
     pub(super) max_message_bytes: u32,
     pub(super) glue_url: Option<String>,
     pub(super) debug_name: String,
+    pub(super) factory: Option<crate::parent::worker::WorkerFactory>,
 }
 
 impl PoolBuilder {
@@ -105,6 +106,13 @@ impl PoolBuilder {
         self
     }
 
+    /// The JS `worker` option: `factory` makes each of the pool's workers.
+    #[cfg(feature = "js")]
+    pub(crate) fn worker_factory(mut self, factory: crate::parent::worker::WorkerFactory) -> Self {
+        self.factory = Some(factory);
+        self
+    }
+
     /// Creates the pool. Fails with [`IsolateError::Unsupported`] where module workers are not
     /// available.
     pub fn build(self) -> Result<IsolatePool, IsolateError> {
@@ -133,6 +141,7 @@ impl PoolBuilder {
                 glue_url: self.glue_url,
                 debug_name: self.debug_name,
                 max_message_bytes: self.max_message_bytes,
+                factory: self.factory,
             },
             state: RefCell::new(PoolState::default()),
         });

@@ -166,6 +166,7 @@ impl IsolatePool {
             max_message_bytes: 256 << 20,
             glue_url: None,
             debug_name: "pool".into(),
+            factory: None,
         }
     }
 

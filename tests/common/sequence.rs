@@ -237,11 +237,18 @@ fn fingerprint(text: String) -> (usize, u64, String) {
 /// multi-byte characters included, whether it is the first task or queued behind another.
 pub async fn a_large_string_input_arrives_intact() {
     let pool = IsolatePool::builder().size(1).build().unwrap();
-    let text: String = (0..3_000_000u32)
-        .map(|i| ['a', 'é', '日', '😀', '\n'][(i % 5) as usize])
-        .collect();
+    // Built and fingerprinted without a pass over its bytes on this thread: a long synchronous
+    // loop in a debug build is what a loaded test machine starves.
+    const CYCLE: &str = "aé日😀\n";
+    const CYCLES: usize = 600_000;
+    let text = CYCLE.repeat(CYCLES);
     assert!(text.len() > 4 << 20, "{} bytes: not staged", text.len());
-    let expected = fingerprint(text.clone());
+    let cycle_sum: u64 = CYCLE.bytes().map(u64::from).sum();
+    let expected = (
+        CYCLE.len() * CYCLES,
+        cycle_sum * CYCLES as u64,
+        CYCLE.chars().rev().collect::<String>(),
+    );
     let first = pool.run(fingerprint, text.clone());
     let second = pool.run(fingerprint, text);
     let (first, second) = futures_util::future::join(first, second).await;

@@ -12,7 +12,8 @@
 //
 // Two lanes run at once (docs/tests.md has the plan and the measured times):
 // - the quiet lane, at normal priority, one step at a time: the wasm test builds (on a machine that
-//   has the wasm32 target, alongside set-up), then the timing cases of every wasm suite (those
+//   has the wasm32 target, alongside set-up), then, once the release build is done, the timing
+//   cases of every wasm suite (those
 //   whose names contain `long_task`: they count late event-loop turns and long tasks, which CPU
 //   contention causes), then the page tests that count long tasks;
 // - the background lane, at idle CPU priority (SCHED_IDLE: a process there only gets a core that
@@ -507,6 +508,12 @@ const quiet = (async () => {
   }
   wasmBuilt.open();
   await browsersReady;
+  // The timing cases wait for the release build of www/pkg (and the native tests' compile, which
+  // ends before it): compiling at idle priority still cost the cases their quiet — Chromium saw
+  // one long task in each of three attempts of the 60 MB typed sequence twice, only while rustc
+  // ran (2026-11-27); after the build they share the cores with browser tests, as the page tests
+  // always did. The quiet lane stays off the critical path (the background lane ends later).
+  await wwwBuilt.promise;
   if (wanted('wasm')) {
     for (const mode of modeBuilds) for (const step of suiteSteps(mode, { quiet: true })) await step();
   }

@@ -199,14 +199,6 @@ function browserEnv(engine, coi) {
     // 60 s before its page reported (the runner's server stall; docs/tests.md).
     env.SAFARIDRIVER = path.join(ROOT, 'scripts', 'webkit-driver.mjs');
     env.WEBKIT_WEBDRIVER_BIN = WEBKIT_DRIVER;
-    // JSC gives only the first few wasm memories of a process a "fast" (guard-page) memory
-    // (`maxNumWasmFastMemories`: 8 with a large gigacage, else 3; the page and every isolate's
-    // worker count); the rest get bounds-checked memories, and in WebKitGTK 2.50.6 a
-    // bounds-checked memory that grows by tens of MB corrupts data or crashes the web process
-    // (`JSC_maxNumWasmFastMemories=1` reproduces it every time: docs/tests.md, troubleshooting).
-    // The suites start more isolates than that in one page, so without this a case ran on a
-    // bounds-checked memory or not depending on which worker was ready first.
-    env.JSC_maxNumWasmFastMemories = '32';
     if (xvfb) env.DISPLAY = xvfb.display;
   }
   // A whole suite under load (2 cores, 200 isolates spawned in one case) can take minutes.

@@ -143,7 +143,7 @@ pub fn spawn_isolate(
         let debug_name = get(&options, "debugName")
             .as_string()
             .unwrap_or_else(|| "js".into());
-        let mut builder = Isolate::builder().debug_name(debug_name.clone());
+        let mut builder = Isolate::builder().debug_name(debug_name);
         if let Some(factory) = factory {
             builder = builder.worker_factory(factory);
         }
@@ -162,18 +162,14 @@ pub fn spawn_isolate(
                 started: started.send_port(),
             },
         );
-        Ok::<_, JsValue>((spawned, started, debug_name))
+        Ok::<_, JsValue>((spawned, started))
     })();
     future_to_promise(async move {
-        let (spawned, mut started, debug_name) = prepared?;
+        let (spawned, mut started) = prepared?;
         let isolate = spawned.await?;
         let report = std::future::poll_fn(|cx| Pin::new(&mut started).poll_next(cx)).await;
         match report {
-            Some(Ok(Ok(()))) => Ok(JsIsolate {
-                inner: isolate,
-                debug_name,
-            }
-            .into()),
+            Some(Ok(Ok(()))) => Ok(JsIsolate { inner: isolate }.into()),
             Some(Ok(Err(thrown))) => {
                 isolate.kill(Priority::Immediate);
                 Err(thrown.into_js())
@@ -198,8 +194,6 @@ pub fn spawn_isolate(
 #[wasm_bindgen(js_name = Isolate, skip_typescript)]
 pub struct JsIsolate {
     inner: Isolate,
-    /// The name as given.
-    debug_name: String,
 }
 
 fn exit_to_js(reason: ExitReason) -> JsValue {
@@ -221,7 +215,7 @@ impl JsIsolate {
     /// The `debugName` it was spawned with.
     #[wasm_bindgen(getter, js_name = debugName)]
     pub fn debug_name(&self) -> String {
-        self.debug_name.clone()
+        self.inner.debug_name().to_string()
     }
 
     /// `'starting' | 'running' | 'paused' | 'exiting' | 'dead'`.

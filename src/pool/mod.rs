@@ -369,16 +369,30 @@ impl IsolatePool {
         input: &I,
     ) -> Result<(u64, Vec<u8>, Attachments), IsolateError> {
         let (mut message, attached) = codec::encode_after(CALL_HEADER_LEN, input)?;
-        check_size(message.len(), self.inner.options.max_message_bytes)?;
+        let len = message.len();
+        let id = self.seal_call(task, &mut message, len, attached.len())?;
+        Ok((id, message, attached))
+    }
+
+    /// Checks a call's size (`len` bytes in all) against the pool's limit and writes its
+    /// envelope header into the room left at the front of `head`; the call's id.
+    fn seal_call(
+        &self,
+        task: TaskRef,
+        head: &mut [u8],
+        len: usize,
+        attachments: usize,
+    ) -> Result<u64, IsolateError> {
+        check_size(len, self.inner.options.max_message_bytes)?;
         let id = self.inner.next_id();
         Envelope::Call {
             id,
             trampoline: task.trampoline as u32,
             task: task.task as u32,
-            attachments: attached.len() as u32,
+            attachments: attachments as u32,
         }
-        .write_header(&mut message);
-        Ok((id, message, attached))
+        .write_header(head);
+        Ok(id)
     }
 
     /// The call for a task whose input is one large `String` (`codec::take_large_string`): the
@@ -392,18 +406,8 @@ impl IsolatePool {
     ) -> Result<(u64, CallBytes, Attachments), IsolateError> {
         let mut head = vec![0u8; CALL_HEADER_LEN];
         head.extend_from_slice(&codec::str_header(&text)?);
-        check_size(
-            head.len() + text.len(),
-            self.inner.options.max_message_bytes,
-        )?;
-        let id = self.inner.next_id();
-        Envelope::Call {
-            id,
-            trampoline: task.trampoline as u32,
-            task: task.task as u32,
-            attachments: 0,
-        }
-        .write_header(&mut head);
+        let len = head.len() + text.len();
+        let id = self.seal_call(task, &mut head, len, 0)?;
         Ok((
             id,
             CallBytes {

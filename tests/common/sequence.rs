@@ -39,15 +39,15 @@ fn panicking_products(_: u32) -> Vec<Product> {
 }
 
 #[wasm_bindgen(inline_js = r#"
-// Counts turns of this thread's event loop that came `lateMs` or more late (a chain of 0 ms timers:
+// Counts turns of this thread's event loop that came 50 ms or more late (a chain of 0 ms timers:
 // each runs as soon as nothing else holds the thread), and, where the Long Tasks API exists
 // (Chromium, a page), the long tasks it reports.
-export function startProbe(lateMs) {
+export function startProbe() {
   const probe = { late: 0, longTasks: 0, on: true, last: performance.now(), observer: null };
   const tick = () => {
     if (!probe.on) return;
     const now = performance.now();
-    if (now - probe.last >= lateMs) probe.late++;
+    if (now - probe.last >= 50) probe.late++;
     probe.last = now;
     setTimeout(tick, 0);
   };
@@ -70,7 +70,7 @@ export function busy(ms) { const end = performance.now() + ms; while (performanc
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = startProbe)]
-    fn start_probe(late_ms: f64) -> JsValue;
+    fn start_probe() -> JsValue;
     #[wasm_bindgen(js_name = stopProbe)]
     fn stop_probe(probe: &JsValue) -> Vec<u32>;
     fn busy(ms: u32);
@@ -80,7 +80,7 @@ extern "C" {
 /// made and ran (made inside the window: a call's synchronous part, such as encoding its input,
 /// counts).
 async fn stalls_during<F: std::future::Future>(f: impl FnOnce() -> F) -> (F::Output, u32, u32) {
-    let probe = start_probe(50.0);
+    let probe = start_probe();
     wait(20).await; // the probe's first turn
     let out = f().await;
     wait(20).await; // a stall at the very end is seen by the next turn

@@ -18,6 +18,8 @@ enum Event<T> {
     Started(SendPort<u32>),
     Item(T),
     End,
+    /// The producer's isolate panicked: no item follows (its panic report comes apart).
+    Stopped,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -132,6 +134,7 @@ where
         task: Some(task),
         error: None,
         failing: None,
+        stopped: false,
         ended: false,
     }
 }
@@ -161,6 +164,10 @@ where
         credits,
         available: start.window,
     };
+    let stopped = start.items.clone();
+    let _notice = crate::inside::panic_notice::on_panic(move || {
+        let _ = stopped.send(Event::Stopped);
+    });
     producer(start.input, sink).await;
     let _ = start.items.send(Event::End);
 }
@@ -174,6 +181,8 @@ pub struct IsolateStream<T> {
     error: Option<IsolateError>,
     /// The producer failed; its error is held until items it sent before failing are in.
     failing: Option<(IsolateError, Delay)>,
+    /// The producer's isolate said it panicked: every item it sent is in.
+    stopped: bool,
     ended: bool,
 }
 
@@ -185,6 +194,7 @@ impl<T> IsolateStream<T> {
             task: None,
             error: Some(error),
             failing: None,
+            stopped: false,
             ended: false,
         }
     }
@@ -222,13 +232,18 @@ impl<T: Serialize + DeserializeOwned> Stream for IsolateStream<T> {
                     this.ended = true;
                     return Poll::Ready(None);
                 }
+                Poll::Ready(Some(Ok(Event::Stopped))) => {
+                    this.stopped = true;
+                    break;
+                }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Pending => break,
             }
         }
         // No item yet: has the producer's task failed? (A success is followed by `End`.) Its
-        // failure notice travels on another port than its items, so items it sent just before
-        // failing may still be on their way: hold the error for a moment.
+        // failure travels on another port than its items, so items it sent just before failing
+        // may still be on their way: a panicking producer says `Stopped` after its last item;
+        // one whose worker died without a word gets a moment for them.
         if let Some(task) = this.task.as_mut() {
             if let Poll::Ready(result) = Pin::new(task).poll(cx) {
                 this.task = None;
@@ -237,10 +252,11 @@ impl<T: Serialize + DeserializeOwned> Stream for IsolateStream<T> {
                 }
             }
         }
+        let stopped = this.stopped;
         let held_long_enough = this
             .failing
             .as_mut()
-            .is_some_and(|(_, delay)| Pin::new(delay).poll(cx).is_ready());
+            .is_some_and(|(_, delay)| stopped || Pin::new(delay).poll(cx).is_ready());
         if held_long_enough {
             if let Some((e, _)) = this.failing.take() {
                 this.ended = true;

@@ -242,6 +242,8 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
         .location()
         .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
     let id = CURRENT_CALL.try_with(Cell::get).unwrap_or(0);
+    // First, so that their readers know nothing more comes before the report reaches anyone.
+    crate::inside::panic_notice::post_all();
     reply_failure(
         id,
         Failure {

@@ -4,4 +4,5 @@
 
 pub(crate) mod dispatch;
 pub(crate) mod lifecycle;
+pub(crate) mod panic_notice;
 pub(crate) mod pause;

@@ -107,37 +107,86 @@ impl Options {
     }
 
     /// With `onProgress`: a port the isolate reports bytes parsed to, each report passed on as
-    /// stage `"parsing"` until the returned guard is dropped (then reports still on their way
-    /// are dropped too). Without: nothing.
+    /// stage `"parsing"`, and the listener that waits for the last of them (see
+    /// [`ProgressListener::finish`]). Without: nothing.
     fn parse_progress(
         &self,
-    ) -> Result<(crate::json::inside::ProgressPort, Option<ProgressListener>), JsValue> {
+    ) -> Result<
+        (
+            crate::json::progress::ProgressPort,
+            Option<ProgressListener>,
+        ),
+        JsValue,
+    > {
+        use crate::json::progress::{ProgressPort, END};
         let Some(f) = self.on_progress.clone() else {
-            return Ok((None, None));
+            return Ok((ProgressPort::none(), None));
         };
-        let port = Rc::new(RefCell::new(ReceivePort::<(u64, u64)>::new()?));
+        let port = Rc::new(RefCell::new(
+            ReceivePort::<crate::json::progress::Report>::new()?,
+        ));
         let send = port.borrow().send_port();
         let reader = port.clone();
+        let (ended, on_end) = futures_channel::oneshot::channel::<()>();
         wasm_bindgen_futures::spawn_local(async move {
-            // Ends when the guard closes the port.
-            while let Some(Ok((done, total))) =
+            // Ends at the isolate's last report, or when the listener closes the port.
+            while let Some(Ok(report)) =
                 std::future::poll_fn(|cx| Pin::new(&mut *reader.borrow_mut()).poll_next(cx)).await
             {
+                if report == END {
+                    break;
+                }
+                let (done, total) = report;
                 call_progress(&f, "parsing", done as f64, total as f64);
             }
+            let _ = ended.send(());
         });
-        Ok((Some(send), Some(ProgressListener(port))))
+        Ok((
+            ProgressPort::to(send),
+            Some(ProgressListener { port, on_end }),
+        ))
     }
 }
 
-/// Closes the progress port of a parse when the parse is over (or abandoned).
-struct ProgressListener(Rc<RefCell<ReceivePort<(u64, u64)>>>);
+/// The caller's end of a parse's progress port. Dropped, it closes the port (reports still on
+/// their way are dropped: the parse failed or was abandoned).
+struct ProgressListener {
+    port: Rc<RefCell<ReceivePort<crate::json::progress::Report>>>,
+    on_end: futures_channel::oneshot::Receiver<()>,
+}
+
+/// How long a parse that succeeded waits for its last progress report. The isolate sends it
+/// before its result, so it is normally already here; the bound only keeps a lost one from
+/// holding the result forever.
+const LAST_REPORT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl ProgressListener {
+    /// Waits until every report of a parse that succeeded has been passed on: reports and result
+    /// come on different ports, which carry no order between them (see `json::progress`).
+    async fn finish(mut self) {
+        let mut delay = crate::platform::timer::Delay::new(LAST_REPORT_WAIT);
+        std::future::poll_fn(|cx| {
+            if Pin::new(&mut self.on_end).poll(cx).is_ready() {
+                return std::task::Poll::Ready(());
+            }
+            Pin::new(&mut delay).poll(cx)
+        })
+        .await;
+    }
+}
 
 impl Drop for ProgressListener {
     fn drop(&mut self) {
-        if let Ok(port) = self.0.try_borrow() {
+        if let Ok(port) = self.port.try_borrow() {
             port.close();
         }
+    }
+}
+
+/// Waits for the last progress report of a parse that succeeded, if anyone listens.
+async fn reports_done(listening: Option<ProgressListener>) {
+    if let Some(listener) = listening {
+        listener.finish().await;
     }
 }
 
@@ -327,10 +376,11 @@ pub async fn parse_json(source: JsValue, options: JsValue) -> Result<JsValue, Js
             _ => 0.0,
         };
         let on_slice = |done: u32| options.progress("sending", done as f64, total);
-        let (progress, _listening) = options.parse_progress()?;
+        let (progress, listening) = options.parse_progress()?;
         if options.mode == Mode::Objects && options.pointer.is_empty() {
             // The root array's elements come while the isolate parses; no document is kept.
-            return objects_streamed(source, &options, on_slice, progress, from_string).await;
+            let reports = (progress, listening);
+            return objects_streamed(source, &options, on_slice, reports, from_string).await;
         }
         if options.mode == Mode::Columns && options.pointer.is_empty() && !options.fields.is_empty()
         {
@@ -342,6 +392,7 @@ pub async fn parse_json(source: JsValue, options: JsValue) -> Result<JsValue, Js
             )
             .await
             .map_err(fault)?;
+            reports_done(listening).await;
             options.progress("parsing", 1.0, 1.0);
             return Ok(columns_to_js(columns));
         }
@@ -350,6 +401,7 @@ pub async fn parse_json(source: JsValue, options: JsValue) -> Result<JsValue, Js
                 .await
                 .map_err(fault)?,
         );
+        reports_done(listening).await;
         options.progress("parsing", 1.0, 1.0);
         match options.mode {
             Mode::Handle => Ok(JsonDocumentJs {
@@ -571,9 +623,13 @@ async fn objects_streamed(
     source: JsonSource,
     options: &Options,
     on_slice: impl FnMut(u32),
-    progress: crate::json::inside::ProgressPort,
+    reports: (
+        crate::json::progress::ProgressPort,
+        Option<ProgressListener>,
+    ),
     from_string: bool,
 ) -> Result<JsValue, JsValue> {
+    let (progress, mut listening) = reports;
     use std::collections::VecDeque;
     use std::task::Poll;
     let mut port = ReceivePort::<crate::json::inside::ArrayChunk>::new()?;
@@ -620,6 +676,7 @@ async fn objects_streamed(
         match event {
             StreamEvent::End(Ok(done)) => {
                 finished = Some(done);
+                reports_done(listening.take()).await;
                 options.progress("parsing", 1.0, 1.0);
             }
             StreamEvent::End(Err(fault)) => return Err(json_error(fault, from_string)),

@@ -135,15 +135,15 @@ impl Body {
     /// Stops at the first syntax error (the rest of the body is not read), or when the task is
     /// cancelled.
     ///
-    /// [`PROGRESS_STEP`]: crate::json::inside::PROGRESS_STEP
+    /// [`PROGRESS_STEP`]: crate::json::progress::PROGRESS_STEP
     pub(crate) async fn parse_into(
         &mut self,
         parser: &mut StreamParser,
-        progress: &crate::json::inside::ProgressPort,
+        progress: &crate::json::progress::ProgressPort,
         token: CancellationToken,
         on_root_element: &mut impl FnMut(TapeView<'_>, usize) -> bool,
     ) -> Result<(), JsonFailure> {
-        let mut report = crate::json::inside::ParseProgress::new(progress, capacity(self.length));
+        let mut report = crate::json::progress::ParseProgress::new(progress, capacity(self.length));
         while let Some(piece) = self.next(token).await? {
             parser
                 .push_with(

@@ -4,6 +4,7 @@
 use crate::error::IsolateError;
 use crate::json::body;
 use crate::json::inside::*;
+use crate::json::progress::ProgressPort;
 use crate::json::wire::{Columns, DocumentInfo, JsonFailure, JsonFault, Source};
 use crate::pool::IsolatePool;
 use crate::wire::transfer::{TransferBuffer, Transferable};
@@ -200,7 +201,14 @@ fn source_error(e: wasm_bindgen::JsValue) -> IsolateError {
 /// # Ok(()) }
 /// ```
 pub async fn parse_columns(source: JsonSource, fields: &[&str]) -> Result<Columns, IsolateError> {
-    Ok(parse_columns_with(source, fields, default_parts(), |_| {}, None).await?)
+    Ok(parse_columns_with(
+        source,
+        fields,
+        default_parts(),
+        |_| {},
+        ProgressPort::none(),
+    )
+    .await?)
 }
 
 /// [`parse_columns`], cutting a large document into at most `parts` parts parsed by as many
@@ -228,7 +236,7 @@ pub async fn parse_columns_in_parts(
     fields: &[&str],
     parts: usize,
 ) -> Result<Columns, IsolateError> {
-    Ok(parse_columns_with(source, fields, parts, |_| {}, None).await?)
+    Ok(parse_columns_with(source, fields, parts, |_| {}, ProgressPort::none()).await?)
 }
 
 /// [`parse_columns_in_parts`], reporting the UTF-16 units of a string source sent so far, and
@@ -381,12 +389,17 @@ impl JsonDocument {
         text: &js_sys::JsString,
         on_slice: impl FnMut(u32),
     ) -> Result<Self, IsolateError> {
-        Ok(Self::parse_with(JsonSource::Text(text.clone()), on_slice, None).await?)
+        Ok(Self::parse_with(
+            JsonSource::Text(text.clone()),
+            on_slice,
+            ProgressPort::none(),
+        )
+        .await?)
     }
 
     /// Parses `source` in an isolate of its own.
     pub async fn parse(source: JsonSource) -> Result<Self, IsolateError> {
-        Ok(Self::parse_with(source, |_| {}, None).await?)
+        Ok(Self::parse_with(source, |_| {}, ProgressPort::none()).await?)
     }
 
     /// [`parse`](Self::parse), reporting the UTF-16 units of a string source sent so far, and

@@ -4,6 +4,7 @@
 use crate::json::body::{self, Body};
 use crate::json::columns::{columns_of_text, ColumnBuilder, ColumnsBuilder, ColumnsTextError};
 use crate::json::parts::{self, Cut};
+use crate::json::progress::{ParseProgress, ProgressPort};
 use crate::json::staged::{SliceOf, StagedText};
 use crate::json::tape::{self, Kind, StreamParser, Tape, TapeView};
 use crate::json::wire::{
@@ -46,40 +47,6 @@ pub(crate) fn stage_text(slice: (TransferBuffer<u8>, u32, bool, bool, u32)) -> u
             of,
         )
     })
-}
-
-/// Where the caller wants to hear how far a parse has got: `(bytes parsed, bytes in all)`.
-pub(crate) type ProgressPort = Option<SendPort<(u64, u64)>>;
-
-/// Bytes between two progress reports: one small message each (25 for 100 MB).
-pub(crate) const PROGRESS_STEP: u32 = 4 << 20;
-
-/// Reports bytes parsed to a [`ProgressPort`], every [`PROGRESS_STEP`] bytes. Offsets come from
-/// the elements of a top-level array as they complete; other documents report nothing midway.
-pub(crate) struct ParseProgress<'p> {
-    port: &'p ProgressPort,
-    total: u64,
-    next: u32,
-}
-
-impl<'p> ParseProgress<'p> {
-    pub(crate) fn new(port: &'p ProgressPort, total: usize) -> Self {
-        ParseProgress {
-            port,
-            total: total as u64,
-            next: PROGRESS_STEP,
-        }
-    }
-
-    pub(crate) fn at(&mut self, offset: u32) {
-        if offset >= self.next {
-            self.next = offset.saturating_add(PROGRESS_STEP);
-            if let Some(port) = self.port {
-                // A caller that stopped listening is no reason to stop parsing.
-                let _ = port.send((u64::from(offset), self.total));
-            }
-        }
-    }
 }
 
 /// Frees the isolate's document: two large tapes need not coexist.
@@ -697,7 +664,7 @@ pub(crate) fn columns_join(parts: Vec<Option<PartColumns>>) -> Result<Columns, J
             return Ok(columns);
         }
     }
-    columns_of_whole(&doc.text, doc.fields, &None)
+    columns_of_whole(&doc.text, doc.fields, &ProgressPort::none())
 }
 
 /// Runs in a JSON isolate whose document was dropped: frees it, so the isolate can be reused.

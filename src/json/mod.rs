@@ -37,6 +37,8 @@ pub(crate) mod inside;
 // Parsed and tested natively too; only the wasm build calls into them.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod parts;
+#[cfg(target_arch = "wasm32")]
+pub(crate) mod progress;
 // Parsed and tested natively too; only the wasm build calls into them.
 // Used by the JSON isolate (wasm); the native tests cover it.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]

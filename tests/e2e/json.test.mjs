@@ -241,9 +241,10 @@ for (const [engine, launchOptions] of Object.entries(ENGINES)) {
             assert.deepEqual(reports[0], { stage: 'parsing', done: 0, total: 1 }, label);
             assert.deepEqual(reports.at(-1), { stage: 'parsing', done: 1, total: 1 }, label);
             const midway = reports.slice(1, -1);
-            // Four are sent (at 4, 8, 12 and 16 MiB); one still on its way when the parse ends may
-            // be dropped, so at least two must have arrived.
-            assert.ok(midway.length >= 2, label);
+            // One every 4 MiB (at 4, 8, 12 and 16 MiB here), each passed on before the parse
+            // settles: reports and result come on different ports, which carry no order between
+            // them, and Firefox once delivered the result before three of the four.
+            assert.equal(midway.length, Math.floor(byteLength / (4 << 20)), label);
             let last = 0;
             for (const r of midway) {
               assert.equal(r.total, byteLength, label);

@@ -70,7 +70,9 @@ impl<T: Serialize + DeserializeOwned> StreamSink<T> {
 /// may carry [`TransferBuffer`](crate::wire::transfer::TransferBuffer)s, which move without copying.
 ///
 /// The stream ends after the producer returns. If the producer fails (panics, its worker
-/// dies), the stream yields that error, then ends. Dropping the stream cancels the producer.
+/// dies), the stream yields that error, then ends; a producer that panics has every item it
+/// sent before the panic yielded first (one whose worker dies without a word gets 50 ms for
+/// items still on their way). Dropping the stream cancels the producer.
 /// It runs on one isolate of the shared default pool and works with or without cross-origin
 /// isolation.
 ///

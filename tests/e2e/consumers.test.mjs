@@ -52,6 +52,20 @@ async function buildWithWebpack(dir) {
 let work;
 let packed;
 
+// One browser per engine for the whole file, launched when first needed: each set-up gets a
+// browser context of its own (a fresh profile's isolation: no cache, storage or workers shared
+// with another set-up), which costs a fraction of launching a browser (15 set-ups).
+const browsers = new Map();
+const profileDirs = [];
+function browserFor(engine) {
+  if (!browsers.has(engine)) {
+    const userDataDir = mkdtempSync(path.join(tmpdir(), 'wasm-isolates-profile-'));
+    profileDirs.push(userDataDir);
+    browsers.set(engine, puppeteer.launch(launchOptions(engine === 'chromium' ? 'chrome' : 'firefox', userDataDir)));
+  }
+  return browsers.get(engine);
+}
+
 before(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'wasm-isolates-consumer-'));
   // `npm pack` runs `prepack`, which builds pkg/ (a release build, cached by cargo).
@@ -87,7 +101,11 @@ before(async () => {
   await buildWithWebpack(webpackDir);
 });
 
-after(() => rmSync(work, { recursive: true, force: true }));
+after(async () => {
+  for (const launched of browsers.values()) await (await launched.catch(() => null))?.close();
+  for (const dir of profileDirs) rmSync(dir, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+});
 
 test('npm pack ships the glue, its types, the wasm and the worker scripts', () => {
   const files = packed.files.map((f) => f.path);
@@ -214,23 +232,20 @@ function checkWorkerOption(w, { root, coi }) {
 for (const { engine, coi, root } of setups) {
   describe(`consumer of ${FROM[root]}, ${engine}, cross-origin isolation ${coi ? 'on' : 'off'}`, () => {
     let server;
-    let browser;
-    let userDataDir;
+    let context;
     before(async () => {
       server = root === 'vite-dev'
         ? await serveViteDev(coi)
         : await serve({ root: path.join(work, root, SERVE_ROOT[root]), port: 0, coi, csp: CSP });
-      userDataDir = mkdtempSync(path.join(tmpdir(), 'wasm-isolates-profile-'));
-      browser = await puppeteer.launch(launchOptions(engine === 'chromium' ? 'chrome' : 'firefox', userDataDir));
+      context = await (await browserFor(engine)).createBrowserContext();
     });
     after(async () => {
-      await browser?.close();
+      await context?.close();
       await server?.close();
-      rmSync(userDataDir, { recursive: true, force: true });
     });
 
     test('the JS API works as documented', async () => {
-      const page = await browser.newPage();
+      const page = await context.newPage();
       const violations = [];
       const errors = [];
       page.on('console', (m) => {

@@ -71,6 +71,15 @@ fi
 #    and wasm-pack. They build at the same time, each in its own temporary target dir: a lone
 #    `cargo install` leaves a core idle through its long serial stretches (one big crate, the final
 #    link), which the others fill; npm's install overlaps them too.
+#    What each build costs was measured alone on this 2-core kind of machine (CPU seconds, 2026-11-28):
+#    - wasm-bindgen-cli stays a release build: wasm-bindgen and the test runner process every test
+#      module (7.5 MB) on each run. Without its default feature (rustls-tls: a TLS stack, ring's C
+#      included) it is 179 s instead of 208: the runner only talks plain HTTP to a driver on
+#      127.0.0.1.
+#    - geckodriver and wasm-pack do almost no work of their own (one starts Firefox and forwards
+#      WebDriver commands, the other runs cargo and the runner), so they are unoptimized builds
+#      without debug info (`--debug`, CARGO_PROFILE_DEV_DEBUG=0): 61 s instead of 141, and 58 s
+#      instead of 147.
 tool_pids=()
 tool_names=()
 tool_logs=()
@@ -78,7 +87,11 @@ install_tool() { # name, cargo install arguments...
   local name="$1" log
   shift
   log="$(mktemp)"
-  (cargo install -q "$@" || { [ "$name" = wasm-pack ] && cargo install -q wasm-pack; }) >"$log" 2>&1 &
+  # The `--debug` builds carry no debug info: nobody debugs them, and it makes linking slower.
+  (
+    export CARGO_PROFILE_DEV_DEBUG=0
+    cargo install -q "$@" || { [ "$name" = wasm-pack ] && cargo install -q --debug wasm-pack; }
+  ) >"$log" 2>&1 &
   tool_pids+=($!)
   tool_names+=("$name")
   tool_logs+=("$log")
@@ -86,17 +99,17 @@ install_tool() { # name, cargo install arguments...
 if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ] ||
    [ "$(wasm-bindgen-test-runner --version 2>/dev/null || true)" != "wasm-bindgen-test-runner $WASM_BINDGEN_VERSION" ]; then
   # Not --locked: its lockfile pins a webpki-roots version the registry here lacks (see shared design note).
-  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION in the background (about 2 minutes alone)"
-  install_tool wasm-bindgen-cli wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION in the background (about 100 s alone)"
+  install_tool wasm-bindgen-cli wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --no-default-features --force
 fi
 if [ "$mode" = test ] && ! command -v geckodriver >/dev/null; then
-  say "installing geckodriver in the background (about 75 s alone)"
-  install_tool geckodriver geckodriver --locked
+  say "installing geckodriver in the background (about 40 s alone)"
+  install_tool geckodriver geckodriver --locked --debug
 fi
 if [ "$mode" = test ] && ! command -v wasm-pack >/dev/null; then
   # --locked first; without it if its lockfile names a crate version the registry lacks.
   say "installing wasm-pack in the background"
-  install_tool wasm-pack wasm-pack --locked
+  install_tool wasm-pack wasm-pack --locked --debug
 fi
 
 # 4. npm dev-dependencies (puppeteer-core for the page tests; it never downloads a browser).

@@ -600,8 +600,8 @@ console.log(`\nPhases (seconds since the start; the lanes overlap)\n${'phase'.pa
 for (const [name, p] of [...phases].sort((a, b) => a[1].start - b[1].start)) {
   console.log(`${name.padEnd(pw)}  ${p.lane.padEnd(10)}  ${p.start.toFixed(0).padStart(4)}  ${p.end.toFixed(0).padStart(6)}  ${String(p.steps).padStart(6)}  ${p.busy.toFixed(0).padStart(6)} s`);
 }
-const m = Math.floor(total / 60);
-console.log(`total: ${m} min ${Math.round(total - m * 60)} s wall`);
+const wholeSeconds = Math.round(total);
+console.log(`total: ${Math.floor(wholeSeconds / 60)} min ${wholeSeconds % 60} s wall`);
 
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);

@@ -148,7 +148,7 @@ const RUNNER_VARS = [
 // 17.7 s instead of 27.0 s worker-hosted, 26.5 s instead of 37.7 s page-hosted; the JSON cases
 // parse megabytes, and every isolate compiles a 6 MB module instead of a 10 MB one), for about
 // 35 s more compiling from scratch and 4 s more per mode (2026-11-28). Every cargo command for
-// wasm32 here sets both, so they share one build (and the native tests, for their own reasons).
+// wasm32 here sets both, so they share one build. The native tests use it too (see below).
 const WASM_TEST_PROFILE = { CARGO_PROFILE_DEV_DEBUG: '0', CARGO_PROFILE_DEV_OPT_LEVEL: '1' };
 const WASM_FEATURES = ['--features', 'gloo'];
 
@@ -544,8 +544,7 @@ if (wanted('e2e')) {
 const debugDirsFree = Promise.all([wasmBuilt.promise, browsersReady]);
 if (wanted('native')) {
   // The wasm builds' profile here too: the native suite's fuzz and differential cases then run in
-  // 1.5 s instead of 18 s, for 42 CPU seconds from scratch instead of 54 (2026-11-28), and the
-  // host-side build scripts and proc macros are shared with those builds.
+  // 1.5 s instead of 18 s, for 42 CPU seconds from scratch instead of 54 (2026-11-28).
   background(debugDirsFree, [() => runStep('native: cargo test', 'cargo', ['test'], { env: cleanEnv(WASM_TEST_PROFILE), phase: 'native tests', background: true })]);
 }
 if (wanted('wasm')) {

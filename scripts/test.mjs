@@ -153,13 +153,15 @@ const WASM_TEST_PROFILE = { CARGO_PROFILE_DEV_DEBUG: '0', CARGO_PROFILE_DEV_OPT_
 const WASM_FEATURES = ['--features', 'gloo'];
 
 // Which cases of a wasm suite run where. The cases of the suites' `timing` module
-// (tests/common/mod.rs) count late event-loop turns or long tasks, or race a task against the
-// pool's timeout — outcomes that contention alone can change: at idle priority a browser can wait
-// for a core longer than a 500 ms timeout (seen: a task meant to panic timed out in the pool soak,
-// 2026-11-27 in WebKit and 2026-11-28 in Chromium). Those run alone, in the quiet lane, one runner
-// invocation per suite and mode (`wasm-bindgen-test-runner FILE timing::`). Every other case runs
-// in the background lane (`--skip timing::`). A new case of that kind goes in that module.
-const QUIET_CASES = 'timing::';
+// (tests/common/mod.rs) have outcomes that contention alone can change: `timing::frames` counts
+// late event-loop turns and long tasks; `timing::deadlines` races tasks against the pool's timeout
+// (at idle priority a browser can wait for a core longer than a 500 ms timeout — seen: a task meant
+// to panic timed out in the pool soak, 2026-11-27 in WebKit and 2026-11-28 in Chromium). They run in
+// the quiet lane, one runner invocation (so one fresh page) per module, suite and mode
+// (`wasm-bindgen-test-runner FILE timing::frames::`): the frames cases saw a long task in each
+// attempt when they ran in the page the soak had run in. Every other case runs in the background
+// lane (`--skip timing::`). A new case of either kind goes in that module.
+const TIMING_MODULES = ['frames', 'deadlines'];
 // Cases the worker-hosted suite (tests/in_worker.rs) leaves to the page-hosted one: what they
 // exercise does not depend on who calls. The pool soak drives the pool's state machine 1,000
 // times, the parts test the JSON service's cutting of one document, the SIMD test compares two
@@ -429,30 +431,32 @@ async function e2eStep(name, files, background) {
 }
 
 /**
- * The runner's arguments for one suite file: the quiet lane's timing cases only, or every other
- * case (and, worker-hosted, not the page-only ones).
+ * The runner's arguments for one suite file: the cases of one `timing` module only (quiet lane),
+ * or every case outside `timing` (background lane); worker-hosted, never the page-only ones.
  */
-function suiteArgs(suite, quiet) {
-  const args = quiet ? [QUIET_CASES] : ['--skip', QUIET_CASES];
+function suiteArgs(suite, timingModule) {
+  const args = timingModule ? [`timing::${timingModule}::`] : ['--skip', 'timing::'];
   if (suite === 'in_worker') for (const name of PAGE_ONLY_CASES) args.push('--skip', name);
   return args;
 }
 
 /**
- * The wasm suite runs of one mode (`files` from its build): one step per suite file. In the
- * quiet lane, only the files that have timing cases (gloo's have none).
+ * The wasm suite runs of one mode (`files` from its build). In the background lane, one step per
+ * suite file; in the quiet lane, one per timing module and suite file (gloo's has no timing cases).
  */
 function suiteSteps({ engine, coi, files }, { quiet }) {
-  const name = `wasm: ${describeMode(engine, coi)}${quiet ? ', timing cases' : ''}`;
   const phase = quiet ? 'wasm timing cases (quiet)' : 'wasm suites (background)';
   const lane = quiet ? 'quiet' : 'background';
+  const name = `wasm: ${describeMode(engine, coi)}`;
   const missing = missingBrowser(engine);
   if (missing) return [() => recordFailure(name, missing, phase, lane)];
   if (!files) return [() => recordFailure(name, 'not run: its build failed', phase, lane)];
-  return files
-    .filter(({ name: suite }) => !quiet || suite !== 'gloo')
-    .map(({ name: suite, file }) => () => runStep(`${name}, ${suite}`, 'wasm-bindgen-test-runner',
-      [path.relative(ROOT, file), ...suiteArgs(suite, quiet)], { env: browserEnv(engine, coi), phase, background: !quiet }));
+  const runs = quiet
+    ? TIMING_MODULES.flatMap((module) => files.filter(({ name: suite }) => suite !== 'gloo').map((f) => ({ ...f, module })))
+    : files.map((f) => ({ ...f, module: null }));
+  return runs.map(({ name: suite, file, module }) => () => runStep(`${name}, ${module ? `timing::${module}, ` : ''}${suite}`,
+    'wasm-bindgen-test-runner', [path.relative(ROOT, file), ...suiteArgs(suite, module)],
+    { env: browserEnv(engine, coi), phase, background: !quiet }));
 }
 
 /**

@@ -19,7 +19,7 @@ macro_rules! wasm_isolates_suite {
 
         /// Cases whose outcome races work against the wall clock, which contention alone can
         /// change: `npm test` runs them by themselves, at normal priority, each module in a page
-        /// of its own (scripts/test.mjs `TIMING_CASES`). A new case of either kind goes here.
+        /// of its own (scripts/test.mjs `TIMING_MODULES`). A new case of either kind goes here.
         mod timing {
             /// Late event-loop turns and long tasks, counted in a page where nothing else ran:
             /// after the pool soak in the same page, the 60 MB sequence saw one long task in each

@@ -20,7 +20,7 @@
 // the page given a second of frames, before the first run; the equality check with `JSON.parse`
 // (a 50 MB parse of its own) is made on the last run's result after all runs — made after the
 // first run, its garbage could be collected inside the next one (Firefox, under load, once had
-// late turns in all three runs that way).
+// late turns in all three runs with the comparison there).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -170,9 +170,11 @@ const TIMING_MODULES = ['frames', 'deadlines'];
 const PAGE_ONLY_CASES = ['soak_pool_with_fault_injection', 'json_parse_columns_in_parts_equals_one_isolate', 'json_simd_scans_match_scalar'];
 
 /**
- * What the suites assert about their mode (tests/common/mod.rs `assert_expected_mode`, read at
- * compile time): the engine, cross-origin isolation, and SharedArrayBuffer — which isolation
- * implies in Chromium and Firefox but not in WebKitGTK 2.50 (isolated, no SharedArrayBuffer).
+ * What the suites assert about their mode (tests/common/mod.rs `assert_expected_mode`): the
+ * engine, cross-origin isolation, and SharedArrayBuffer — which isolation implies in Chromium and
+ * Firefox but not in WebKitGTK 2.50 (isolated, no SharedArrayBuffer). Written into each mode's
+ * copy of the runner's binaries (`modeCopies`); wasm-pack builds its own, which read these
+ * variables at compile time.
  */
 function expectEnv(engine, coi) {
   return {
@@ -322,23 +324,18 @@ function gate() {
 // ---- the wasm test builds --------------------------------------------------------------------
 
 /**
- * Builds the wasm test binaries for one mode (the suites read the mode they must assert at
- * compile time, so each mode is its own build; after the first, a mode costs only the test
- * crates, ~2 s) and copies them to target/wasm-tests/<mode>/, so that later builds of other
- * modes do not overwrite them. Every wasm32 cargo command of the run passes `--features gloo`
- * (the gloo-worker interop cases are part of the page-hosted suite): cargo keeps one build of the
- * library per set of features, so a command with another set would compile it again.
- * Resolves with [{name, file}] or null when the build failed.
+ * Builds the wasm test binaries once, for every mode: cargo keeps one build of the library per
+ * set of features, so every wasm32 cargo command of the run passes `--features gloo` (the
+ * gloo-worker interop cases are part of the page-hosted suite) and a command with another set
+ * would compile it again. `--test '*'` builds the integration tests only: `--tests` also built
+ * the library's own unit tests for wasm32, a second compile of the whole library that no step
+ * ran (its cases run natively), 28 of 142 CPU seconds (2026-11-28). Resolves with [{name, file}]
+ * (cargo's output files) or null when the build failed.
  */
-async function buildWasmTests(engine, coi) {
-  const mode = `${engine}-${coi ? 'coi' : 'no-coi'}`;
-  const args = ['test', '--target', 'wasm32-unknown-unknown', '--no-run', '--message-format=json-render-diagnostics', '--tests', ...WASM_FEATURES];
-  const env = cleanEnv({ ...WASM_TEST_PROFILE, ...expectEnv(engine, coi) });
-  const r = await runStep(`build: wasm tests, ${describeMode(engine, coi)}`, 'cargo', args, { env, phase: 'wasm test builds', capture: true });
+async function buildWasmTests() {
+  const args = ['test', '--target', 'wasm32-unknown-unknown', '--no-run', '--message-format=json-render-diagnostics', '--test', '*', ...WASM_FEATURES];
+  const r = await runStep('build: wasm tests', 'cargo', args, { env: cleanEnv(WASM_TEST_PROFILE), phase: 'wasm test builds', capture: true });
   if (!r.ok) return null;
-  const dir = path.join(TARGET, 'wasm-tests', mode);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
   const out = [];
   for (const line of r.stdout.split('\n')) {
     if (!line.startsWith('{')) continue;
@@ -346,11 +343,52 @@ async function buildWasmTests(engine, coi) {
     if (m.reason !== 'compiler-artifact' || !m.executable || !m.target.kind.includes('test')) continue;
     // wasm_pack_smoke is what the wasm-pack steps run (its three cases are in every suite too).
     if (m.target.name === 'wasm_pack_smoke') continue;
-    const file = path.join(dir, `${m.target.name}.wasm`);
-    copyFileSync(m.executable, file);
-    out.push({ name: m.target.name, file });
+    out.push({ name: m.target.name, file: m.executable });
   }
   return out;
+}
+
+// The suites assert the mode they run in (tests/common/mode.rs): the binaries are built once and
+// each mode's copy, in target/wasm-tests/<mode>/, carries its expectation in the payload after
+// this prefix (which the Rust side declares once; a second occurrence would make the patch
+// ambiguous, so it is refused).
+const MODE_PREFIX = Buffer.from('wasm-isolates:expected-mode:v1:\0', 'latin1');
+const MODE_PAYLOAD_LEN = 40;
+
+/** `payload` written over the expectation of the wasm file `bytes`; throws unless found once. */
+function patchExpectedMode(bytes, payload) {
+  const at = bytes.indexOf(MODE_PREFIX);
+  if (at < 0) throw new Error('the expected-mode marker of tests/common/mode.rs is not in the binary');
+  if (bytes.indexOf(MODE_PREFIX, at + 1) >= 0) throw new Error('the expected-mode marker occurs twice in the binary');
+  if (payload.length > MODE_PAYLOAD_LEN) throw new Error(`expected-mode payload longer than ${MODE_PAYLOAD_LEN} bytes: ${payload}`);
+  const out = Buffer.from(bytes);
+  out.write(payload.padEnd(MODE_PAYLOAD_LEN, ' '), at + MODE_PREFIX.length, 'latin1');
+  return out;
+}
+
+/**
+ * One mode's copy of the suites, in target/wasm-tests/<mode>/, with the mode it must assert
+ * written in: the engine, cross-origin isolation, and SharedArrayBuffer — which isolation implies
+ * in Chromium and Firefox but not in WebKitGTK 2.50 (isolated, no SharedArrayBuffer).
+ * Resolves with [{name, file}], or null (with a failed step) when a binary cannot be patched.
+ */
+function modeCopies(engine, coi, built) {
+  if (!built) return null;
+  const dir = path.join(TARGET, 'wasm-tests', `${engine}-${coi ? 'coi' : 'no-coi'}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const e = expectEnv(engine, coi);
+  const payload = `engine=${e.WASM_ISOLATES_EXPECT_ENGINE};coi=${e.WASM_ISOLATES_EXPECT_COI};sab=${e.WASM_ISOLATES_EXPECT_SAB}`;
+  try {
+    return built.map(({ name, file }) => {
+      const copy = path.join(dir, `${name}.wasm`);
+      writeFileSync(copy, patchExpectedMode(readFileSync(file), payload));
+      return { name, file: copy };
+    });
+  } catch (err) {
+    recordFailure(`build: wasm tests, ${describeMode(engine, coi)}`, err.message, 'wasm test builds', 'quiet');
+    return null;
+  }
 }
 
 const describeMode = (engine, coi) => `${engine}, isolation ${coi ? 'on' : 'off'}`;
@@ -505,7 +543,8 @@ function background(after, jobs, { first = false } = {}) {
 const modeBuilds = [];
 const quiet = (async () => {
   if (wanted('wasm')) {
-    for (const [engine, coi] of wasmModes) modeBuilds.push({ engine, coi, files: await buildWasmTests(engine, coi) });
+    const built = await buildWasmTests();
+    for (const [engine, coi] of wasmModes) modeBuilds.push({ engine, coi, files: modeCopies(engine, coi, built) });
   }
   wasmBuilt.open();
   await browsersReady;

@@ -2,6 +2,7 @@
 
 pub mod image;
 pub mod json;
+pub mod mode;
 pub mod pool;
 pub mod sequence;
 pub mod soak;
@@ -364,7 +365,7 @@ pub fn assert_expected_mode(expected_context: GlobalContext) {
     assert!(caps.workers && caps.module_workers, "{caps:?}");
     assert!(caps.can_run());
     assert!(!caps.in_isolate);
-    match option_env!("WASM_ISOLATES_EXPECT_COI") {
+    match mode::expected("coi").as_deref() {
         Some("1") => assert!(
             caps.cross_origin_isolated,
             "expected an isolated page: {caps:?}"
@@ -376,13 +377,13 @@ pub fn assert_expected_mode(expected_context: GlobalContext) {
         _ => {}
     }
     // Isolation does not imply SharedArrayBuffer: WebKitGTK 2.50 is isolated and has none.
-    match option_env!("WASM_ISOLATES_EXPECT_SAB") {
+    match mode::expected("sab").as_deref() {
         Some("1") => assert!(caps.shared_array_buffer && caps.can_spawn(), "{caps:?}"),
         Some("0") => assert!(!caps.shared_array_buffer && !caps.can_spawn(), "{caps:?}"),
         _ => {}
     }
     let ua = user_agent();
-    match option_env!("WASM_ISOLATES_EXPECT_ENGINE") {
+    match mode::expected("engine").as_deref() {
         Some("chrome") => assert!(ua.contains("Chrome/"), "{ua}"),
         Some("firefox") => assert!(ua.contains("Firefox/"), "{ua}"),
         // Chromium's user agent names AppleWebKit too; WebKitGTK's names neither Chrome nor Firefox.
@@ -390,7 +391,7 @@ pub fn assert_expected_mode(expected_context: GlobalContext) {
             ua.contains("AppleWebKit/") && !ua.contains("Chrome/") && !ua.contains("Firefox/"),
             "{ua}"
         ),
-        Some(other) => panic!("unknown WASM_ISOLATES_EXPECT_ENGINE {other}"),
+        Some(other) => panic!("unknown expected engine {other}"),
         None => {}
     }
 }

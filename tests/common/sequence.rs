@@ -105,7 +105,7 @@ pub async fn the_stall_probe_sees_a_long_task() {
 /// other programs load the two cores (seen in WebKit at a load average of 5 and more). Decoding
 /// in one task — what `run` does, and what this test fails on — stalls every attempt.
 pub async fn a_60_mb_typed_sequence_arrives_without_a_long_task() {
-    if option_env!("WASM_ISOLATES_EXPECT_ENGINE") == Some("webkit") {
+    if super::mode::expected("engine").as_deref() == Some("webkit") {
         // WebKitGTK 2.50.6 faults inside this decode now and then (an out-of-bounds trap in safe
         // code, or corrupted bytes): docs/tests.md, troubleshooting. Skipped there, and said so.
         web_sys::console::log_1(

@@ -13,7 +13,8 @@
 // points at the reverse proxy instead (same paths; the page only uses relative URLs, and the
 // proxy passes the runner's COOP/COEP headers on).
 //
-// Node built-ins only. Exits when the runner kills it, and takes the driver with it.
+// Node built-ins only. Exits when the runner kills it, and takes the driver with it (a watchdog
+// does when the kill leaves no chance to).
 
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -45,6 +46,14 @@ const stop = () => {
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
 driver.on('exit', (code) => process.exit(code ?? 1));
+// The runner ends its driver with SIGKILL (Rust's `Child::kill`), which runs no handler here:
+// without this watchdog every WebKit invocation left its WebKitWebDriver behind (one idle
+// process per run of a suite, found in `npm test`'s cgroups, 2026-11-28). It polls this
+// process's pid and ends the driver once it is gone.
+spawn('sh', ['-c', 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill "$2" 2>/dev/null', 'sh', String(process.pid), String(driver.pid)], {
+  stdio: 'ignore',
+  detached: true,
+}).unref();
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) are not forwarded.
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding'];

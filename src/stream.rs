@@ -71,8 +71,8 @@ impl<T: Serialize + DeserializeOwned> StreamSink<T> {
 ///
 /// The stream ends after the producer returns. If the producer fails (panics, its worker
 /// dies), the stream yields that error, then ends; a producer that panics has every item it
-/// sent before the panic yielded first (one whose worker dies without a word gets 50 ms for
-/// items still on their way). Dropping the stream cancels the producer.
+/// sent before the panic yielded first, however late they arrive (one whose worker dies without
+/// a word gets 50 ms for items still on their way). Dropping the stream cancels the producer.
 /// It runs on one isolate of the shared default pool and works with or without cross-origin
 /// isolation.
 ///
@@ -174,6 +174,24 @@ where
     let _ = start.items.send(Event::End);
 }
 
+/// How long a failure is held for the producer's items still on their way. A panic is preceded
+/// on the items' port by `Stopped` (the panic hook posts it before the panic report), so a
+/// panicked producer is waited for until `Stopped` comes: the grace only guards the one case
+/// where the hook could not post it (a panic while a notice was being registered). Regression:
+/// with 50 ms for a panic too, WebKit under load reported the panic of
+/// `stream_reports_a_failing_producer` before its second item (CI, 2026-11-28). Any other
+/// failure (a worker that died without a word) sends no notice, and its items trail it by a few
+/// milliseconds.
+fn trailing_grace(error: &IsolateError) -> std::time::Duration {
+    match error {
+        IsolateError::Panicked { .. } => PANIC_NOTICE_GRACE,
+        _ => TRAILING_MESSAGES,
+    }
+}
+
+/// See [`trailing_grace`].
+const PANIC_NOTICE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The consumer's side of a [`stream`]: a [`Stream`] of the producer's items.
 #[must_use = "streams do nothing unless polled; dropping one cancels its producer"]
 pub struct IsolateStream<T> {
@@ -225,8 +243,8 @@ impl<T: Serialize + DeserializeOwned> Stream for IsolateStream<T> {
                         // A credit lost because the producer is gone does not matter.
                         let _ = credits.send(1);
                     }
-                    if let Some((_, delay)) = this.failing.as_mut() {
-                        *delay = Delay::new(TRAILING_MESSAGES); // more may be on their way
+                    if let Some((e, delay)) = this.failing.as_mut() {
+                        *delay = Delay::new(trailing_grace(e)); // more may be on their way
                     }
                     return Poll::Ready(Some(Ok(item)));
                 }
@@ -250,7 +268,8 @@ impl<T: Serialize + DeserializeOwned> Stream for IsolateStream<T> {
             if let Poll::Ready(result) = Pin::new(task).poll(cx) {
                 this.task = None;
                 if let Err(e) = result {
-                    this.failing = Some((e, Delay::new(TRAILING_MESSAGES)));
+                    let grace = trailing_grace(&e);
+                    this.failing = Some((e, Delay::new(grace)));
                 }
             }
         }

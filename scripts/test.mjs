@@ -591,27 +591,37 @@ if (wanted('native')) {
   // 1.5 s instead of 18 s, for 42 CPU seconds from scratch instead of 54 (2026-11-28).
   background(debugDirsFree, [() => runStep('native: cargo test', 'cargo', ['test'], { env: cleanEnv(WASM_TEST_PROFILE), phase: 'native tests', background: true })]);
 }
-if (wanted('wasm')) {
-  background(debugDirsFree, wasmModes.map((_, i) => async () => {
-    for (const step of suiteSteps(modeBuilds[i], { quiet: false })) await step();
-  }));
-}
-if (wanted('wasm-pack')) {
-  background(debugDirsFree, [async () => {
-    const wasmPack = which('wasm-pack');
-    // wasm-pack drives chromedriver and geckodriver only (it has no WebKitGTK option).
-    for (const engine of engines.filter((e) => e !== 'webkit')) {
-      const name = `wasm-pack: ${engine}`;
-      const missing = !wasmPack ? 'wasm-pack not found on PATH' : missingBrowser(engine);
-      if (missing) {
-        recordFailure(name, missing, 'wasm-pack', 'background');
-        continue;
-      }
-      // The smoke suite proves the wasm-pack host; the full suites ran under the runner. The
-      // features are the other wasm32 builds' (see WASM_FEATURES), so nothing is compiled again.
-      const driver = engine === 'chrome' ? ['--chrome', '--chromedriver', CHROMEDRIVER] : ['--firefox', '--geckodriver', geckodriver()];
-      await runStep(name, wasmPack, ['test', '--headless', ...driver, '--', ...WASM_FEATURES, '--test', 'wasm_pack_smoke'], { env: browserEnv(engine, true), phase: 'wasm-pack', background: true });
+// The wasm-pack runs, one job per engine (wasm-pack drives chromedriver and geckodriver only: it
+// has no WebKitGTK option).
+function wasmPackJobs() {
+  const wasmPack = which('wasm-pack');
+  return engines.filter((e) => e !== 'webkit').map((engine) => async () => {
+    const name = `wasm-pack: ${engine}`;
+    const missing = !wasmPack ? 'wasm-pack not found on PATH' : missingBrowser(engine);
+    if (missing) {
+      recordFailure(name, missing, 'wasm-pack', 'background');
+      return;
     }
+    // The smoke suite proves the wasm-pack host; the full suites ran under the runner. The
+    // features are the other wasm32 builds' (see WASM_FEATURES), so only the smoke crate is
+    // compiled again, for the mode it asserts (expectEnv, read at compile time).
+    const driver = engine === 'chrome' ? ['--chrome', '--chromedriver', CHROMEDRIVER] : ['--firefox', '--geckodriver', geckodriver()];
+    await runStep(name, wasmPack, ['test', '--headless', ...driver, '--', ...WASM_FEATURES, '--test', 'wasm_pack_smoke'], { env: browserEnv(engine, true), phase: 'wasm-pack', background: true });
+  });
+}
+// One job per suite run, so that the lane ends on short jobs rather than a long one alone on two
+// cores: the isolated modes' page-hosted suites first (the longest: every case that spawns
+// isolates runs there), then their worker-hosted ones, the wasm-pack runs, and the non-isolated
+// modes' suites last (the shortest).
+if (wanted('wasm') || wanted('wasm-pack')) {
+  background(debugDirsFree, [() => {
+    const suites = (coi) => modeBuilds.filter((m) => m.coi === coi)
+      .flatMap((m) => suiteSteps({ ...m, files: m.files && [...m.files].sort((a, b) => a.name.localeCompare(b.name)) }, { quiet: false }));
+    background(Promise.resolve(), [
+      ...(wanted('wasm') ? suites(true) : []),
+      ...(wanted('wasm-pack') ? wasmPackJobs() : []),
+      ...(wanted('wasm') ? suites(false) : []),
+    ], { first: true });
   }]);
 }
 if (backgroundPending === 0) backgroundIdle.open();

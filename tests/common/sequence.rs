@@ -104,6 +104,13 @@ pub async fn the_stall_probe_sees_a_long_task() {
 /// Up to three attempts: the probe also sees the OS descheduling this thread, which happens when
 /// other programs load the two cores (seen in WebKit at a load average of 5 and more). Decoding
 /// in one task — what `run` does, and what this test fails on — stalls every attempt.
+///
+/// The harness keeps its own work out of the windows: a small sequence first (the page has just
+/// compiled a 7.5 MB module, and the decoder's first large run would share the cores with the
+/// engine optimizing it), and a second of idle time after an attempt, for the collection of its
+/// 60 MB of transferred chunks and of the comparison's strings. Seen without them, under
+/// `npm test`'s background lane: one long task in the second and third attempts
+/// (`[(2, 0), (0, 1), (0, 1)]`, Chromium, 2026-11-28), as after the pool soak in the same page.
 pub async fn a_60_mb_typed_sequence_arrives_without_a_long_task() {
     if super::mode::expected("engine").as_deref() == Some("webkit") {
         // WebKitGTK 2.50.6 faults inside this decode now and then (an out-of-bounds trap in safe
@@ -113,8 +120,14 @@ pub async fn a_60_mb_typed_sequence_arrives_without_a_long_task() {
         );
         return;
     }
+    let warm_up = run_vec(make_products, 10_000)
+        .await
+        .expect("run_vec failed");
+    assert_eq!(warm_up.len(), 10_000);
+    drop(warm_up);
     let mut attempts = Vec::new();
     for _ in 0..3 {
+        wait(1000).await;
         let (result, late, long_tasks) =
             stalls_during(|| run_vec(make_products, PRODUCTS_IN_60_MB)).await;
         let products = result.expect("run_vec failed");

@@ -3,8 +3,11 @@
 //! under the wasm-bindgen test runner, in both engines, isolated and not.
 #![cfg(target_arch = "wasm32")]
 
-#[allow(dead_code)] // only a few of the shared cases run here
-mod common;
+// Only the shared basics and the mode check, not all of tests/common (see basics.rs for why).
+#[path = "common/basics.rs"]
+mod basics;
+#[path = "common/mode.rs"]
+mod mode;
 
 use wasm_bindgen_test::*;
 
@@ -12,15 +15,15 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 #[wasm_bindgen_test]
 fn runs_in_the_expected_mode() {
-    common::assert_expected_mode(wasm_isolates::GlobalContext::Window);
+    basics::assert_expected_mode(wasm_isolates::GlobalContext::Window);
 }
 
 #[wasm_bindgen_test]
 async fn run_compute_and_async_tasks() {
-    common::run_compute_and_async_tasks().await;
+    basics::run_compute_and_async_tasks().await;
 }
 
 #[wasm_bindgen_test]
 async fn panic_is_reported_and_the_next_task_succeeds() {
-    common::panic_is_reported_and_the_next_task_succeeds().await;
+    basics::panic_is_reported_and_the_next_task_succeeds().await;
 }

@@ -328,8 +328,10 @@ function gate() {
  * set of features, so every wasm32 cargo command of the run passes `--features gloo` (the
  * gloo-worker interop cases are part of the page-hosted suite) and a command with another set
  * would compile it again. `--test '*'` builds the integration tests only: `--tests` also built
- * the library's own unit tests for wasm32, a second compile of the whole library that no step
- * ran (its cases run natively), 28 of 142 CPU seconds (2026-11-28). Resolves with [{name, file}]
+ * the library's own unit tests for wasm32, a second compile of the whole library that no runner
+ * step runs (its cases run natively), 28 of 142 CPU seconds (2026-11-28), at the start of the
+ * run, where every step waits for this build; wasm-pack builds it later, in the background (see
+ * wasmPackJobs). Resolves with [{name, file}]
  * (cargo's output files) or null when the build failed.
  */
 async function buildWasmTests() {
@@ -591,27 +593,32 @@ if (wanted('native')) {
   // 1.5 s instead of 18 s, for 42 CPU seconds from scratch instead of 54 (2026-11-28).
   background(debugDirsFree, [() => runStep('native: cargo test', 'cargo', ['test'], { env: cleanEnv(WASM_TEST_PROFILE), phase: 'native tests', background: true })]);
 }
-// The wasm-pack runs, one job per engine (wasm-pack drives chromedriver and geckodriver only: it
-// has no WebKitGTK option).
+// The wasm-pack runs, one job for both engines, one after the other (wasm-pack drives
+// chromedriver and geckodriver only: it has no WebKitGTK option). Not two jobs: `wasm-pack test`
+// first runs `cargo build --tests`, which also builds the library's unit-test target (the suites'
+// build leaves it out, see buildWasmTests), about 25 CPU seconds; run one after the other, the
+// second engine finds it built (1.4 s), while two at once each compiled for 29–48 s (2026-11-28).
 function wasmPackJobs() {
   const wasmPack = which('wasm-pack');
-  return engines.filter((e) => e !== 'webkit').map((engine) => async () => {
-    const name = `wasm-pack: ${engine}`;
-    const missing = !wasmPack ? 'wasm-pack not found on PATH' : missingBrowser(engine);
-    if (missing) {
-      recordFailure(name, missing, 'wasm-pack', 'background');
-      return;
+  return [async () => {
+    for (const engine of engines.filter((e) => e !== 'webkit')) {
+      const name = `wasm-pack: ${engine}`;
+      const missing = !wasmPack ? 'wasm-pack not found on PATH' : missingBrowser(engine);
+      if (missing) {
+        recordFailure(name, missing, 'wasm-pack', 'background');
+        continue;
+      }
+      // The smoke suite proves the wasm-pack host; the full suites ran under the runner. The
+      // features are the other wasm32 builds' (see WASM_FEATURES), so only the smoke crate is
+      // compiled again, for the mode it asserts (expectEnv, read at compile time).
+      const driver = engine === 'chrome' ? ['--chrome', '--chromedriver', CHROMEDRIVER] : ['--firefox', '--geckodriver', geckodriver()];
+      await runStep(name, wasmPack, ['test', '--headless', ...driver, '--', ...WASM_FEATURES, '--test', 'wasm_pack_smoke'], { env: browserEnv(engine, true), phase: 'wasm-pack', background: true });
     }
-    // The smoke suite proves the wasm-pack host; the full suites ran under the runner. The
-    // features are the other wasm32 builds' (see WASM_FEATURES), so only the smoke crate is
-    // compiled again, for the mode it asserts (expectEnv, read at compile time).
-    const driver = engine === 'chrome' ? ['--chrome', '--chromedriver', CHROMEDRIVER] : ['--firefox', '--geckodriver', geckodriver()];
-    await runStep(name, wasmPack, ['test', '--headless', ...driver, '--', ...WASM_FEATURES, '--test', 'wasm_pack_smoke'], { env: browserEnv(engine, true), phase: 'wasm-pack', background: true });
-  });
+  }];
 }
 // One job per suite run, so that the lane ends on short jobs rather than a long one alone on two
 // cores: the isolated modes' page-hosted suites first (the longest: every case that spawns
-// isolates runs there), then their worker-hosted ones, the wasm-pack runs, and the non-isolated
+// isolates runs there), then their worker-hosted ones, the wasm-pack job, and the non-isolated
 // modes' suites last (the shortest).
 if (wanted('wasm') || wanted('wasm-pack')) {
   background(debugDirsFree, [() => {

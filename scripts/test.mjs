@@ -503,20 +503,15 @@ function suiteSteps({ engine, coi, files }, { quiet }) {
  * The background lane's jobs run BACKGROUND_JOBS at a time, in the order they were queued, each
  * once what it needs is there. Its processes run at idle priority, so however many run, the quiet
  * lane's browsers never wait for a core; two at a time keep both cores busy while one waits on a
- * browser (a suite spends much of its time waiting for timers and workers). Once the quiet lane
- * is done, one more: then two jobs alone left the cores idle a good part of the time (both were
- * 95–100 % busy for all but a run's last two minutes, sampled from /proc/stat, 2026-11-28). A
- * third job was tried before on the whole run, when the pool soak still ran in this lane, and
- * the soak's 500 ms timeout failed under that load; what races a timeout is in the quiet lane now.
+ * browser (a suite spends much of its time waiting for timers and workers).
  */
 const BACKGROUND_JOBS = Number(process.env.WASM_ISOLATES_TEST_JOBS ?? 2) || 2;
-let backgroundLimit = BACKGROUND_JOBS;
 const backgroundQueue = [];
 let backgroundRunning = 0;
 const backgroundIdle = gate();
 let backgroundPending = 0;
 function pump() {
-  while (backgroundRunning < backgroundLimit && backgroundQueue.length > 0) {
+  while (backgroundRunning < BACKGROUND_JOBS && backgroundQueue.length > 0) {
     const job = backgroundQueue.shift();
     backgroundRunning++;
     (async () => {
@@ -567,8 +562,6 @@ const quiet = (async () => {
   if (wanted('e2e')) {
     await e2eStep('e2e: page tests that count long tasks', e2eFiles.filter((f) => !E2E_BACKGROUND.has(f)), false);
   }
-  backgroundLimit = BACKGROUND_JOBS + 1; // the quiet lane is done: see BACKGROUND_JOBS
-  pump();
 })();
 
 // The background lane. Queued first, so started first: the release build (its own build dirs, so

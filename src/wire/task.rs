@@ -116,6 +116,7 @@ impl TaskRef {
 
 /// A codec failure reply carrying the error's own message: the caller's side adds the "codec
 /// error: " prefix when it turns the reply back into an `IsolateError`, so it must not be here.
+#[inline(never)]
 pub(crate) fn codec_failure(e: IsolateError) -> Failure {
     let message = match e {
         IsolateError::Codec { message } | IsolateError::Protocol { message } => message,
@@ -163,15 +164,18 @@ fn decode_input<I: DeserializeOwned>(
     input: &[u8],
     attached: Attachments,
 ) -> Result<I, IsolateError> {
-    codec::decode::<I>(input, attached).map_err(|e| {
-        in_context(
-            &format!("decoding the task's input ({} bytes)", input.len()),
-            e,
-        )
-    })
+    codec::decode::<I>(input, attached).map_err(|e| input_error(input.len(), e))
+}
+
+/// Out of line (as `in_context` and `codec_failure`): `decode_input` is compiled once per input
+/// type, and its error path need not be (see wire/attachments.rs on size).
+#[inline(never)]
+fn input_error(len: usize, e: IsolateError) -> IsolateError {
+    in_context(&format!("decoding the task's input ({len} bytes)"), e)
 }
 
 /// A codec error's message with what was being done in front.
+#[inline(never)]
 fn in_context(doing: &str, e: IsolateError) -> IsolateError {
     match e {
         IsolateError::Codec { message } => IsolateError::Codec {

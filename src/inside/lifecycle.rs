@@ -29,6 +29,8 @@ pub fn should_stop() -> bool {
 /// Inside an isolate: sends `message` on `port` as the isolate's final message (its buffers
 /// transferred) and ends the isolate — Dart's `Isolate.exit(port, message)`. The isolate stops
 /// when the current function returns; nothing after that runs. Outside an isolate it only sends.
+/// A port linked to the isolate stays open for half a second after the exit, so the final
+/// message reaches its receiver even when it trails the exit notice.
 pub fn exit<T: Serialize>(port: &SendPort<T>, message: T) -> Result<(), IsolateError> {
     port.send(message)?;
     if is_isolate() {

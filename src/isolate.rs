@@ -557,23 +557,18 @@ impl IsolateInner {
         if !linked.is_empty() {
             let timer: Rc<RefCell<Option<Timer>>> = Rc::new(RefCell::new(None));
             let keep = timer.clone();
-            *timer.borrow_mut() = Some(Timer::start(LINKED_PORTS_GRACE, move || {
-                for port in &linked {
-                    port.unlink();
-                }
-                keep.borrow_mut().take();
-            }));
+            *timer.borrow_mut() = Some(Timer::start(
+                crate::platform::timer::AFTER_EXIT,
+                move || {
+                    for port in &linked {
+                        port.unlink();
+                    }
+                    keep.borrow_mut().take();
+                },
+            ));
         }
     }
 }
-
-/// How long linked ports stay open after their isolate ended, for what it sent just before: the
-/// final message of [`exit`](crate::exit) travels on its port, the exit notice on the worker's
-/// channel, and messages on different channels carry no order between them. Regression: with
-/// 50 ms (`TRAILING_MESSAGES`), `exit_sends_a_final_message` lost the final message in Firefox,
-/// isolated, in both suites of one `npm test` run under load (2026-11-28). Nothing waits on this
-/// but the end of those ports.
-const LINKED_PORTS_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Drop for IsolateInner {
     fn drop(&mut self) {

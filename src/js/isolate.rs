@@ -317,7 +317,7 @@ impl JsIsolate {
                     Poll::Pending => {
                         if trailing.is_none() && exited.as_mut().poll(cx).is_ready() {
                             trailing = Some(crate::platform::timer::Delay::new(
-                                crate::platform::timer::TRAILING_MESSAGES,
+                                crate::platform::timer::AFTER_EXIT,
                             ));
                         }
                         let done = trailing

@@ -76,7 +76,15 @@ impl std::future::Future for Delay {
     }
 }
 
-/// How long to keep reading an isolate's ports after it ended, for messages it posted just before.
-/// Messages on different `MessagePort`s carry no order between them, so an isolate's last items
-/// can arrive after the notice of its end; in practice they trail it by a few milliseconds.
+/// How long a stream's failure waits for items its producer sent just before, when nothing says
+/// they are all in (a worker that died without a word). Messages on different `MessagePort`s
+/// carry no order between them; in practice they trail the failure by a few milliseconds.
 pub(crate) const TRAILING_MESSAGES: Duration = Duration::from_millis(50);
+
+/// How long an ended isolate's ports stay open (linked ports, error listeners) for what it sent
+/// just before: the final message of [`exit`](crate::exit) or an error report travels on its
+/// port, the exit notice on the worker's channel, and the two carry no order. Regression: with
+/// 50 ms, `exit_sends_a_final_message` lost the final message in Firefox, isolated, in both
+/// suites of one `npm test` run under load (2026-11-28). Nothing waits on this but the end of
+/// those ports.
+pub(crate) const AFTER_EXIT: Duration = Duration::from_millis(500);
